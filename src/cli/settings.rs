@@ -1,0 +1,354 @@
+//! Flags + config + built-in defaults → one `Settings` value, resolved once.
+//!
+//! Flags and config are destructured field by field, so a new flag that is not resolved here
+//! does not compile.
+
+use super::config::{self, Config};
+use super::{FormatArg, GlobalArgs, RunArgs, ScoringArgs, ValidateArgs};
+use crate::error::bad_input;
+use crate::provider::ModelSpec;
+use crate::score::Weights;
+use crate::suite::CaseSettings;
+use anyhow::Context;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+/// Settings that override every case's own (flags over config; both over the suites).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CaseOverrides {
+    pub repairs: Option<u32>,
+    pub timeout: Option<Duration>,
+    pub temperature: Option<f64>,
+    pub max_tokens: Option<u32>,
+    pub seed: Option<u64>,
+    pub coverage: Option<f64>,
+}
+
+impl CaseOverrides {
+    pub fn apply(&self, settings: &mut CaseSettings) {
+        let CaseOverrides {
+            repairs,
+            timeout,
+            temperature,
+            max_tokens,
+            seed,
+            coverage,
+        } = self;
+        if let Some(repairs) = repairs {
+            settings.repairs = *repairs;
+        }
+        if let Some(timeout) = timeout {
+            settings.timeout = *timeout;
+        }
+        if let Some(temperature) = temperature {
+            settings.temperature = *temperature;
+        }
+        if let Some(max_tokens) = max_tokens {
+            settings.max_tokens = *max_tokens;
+        }
+        if let Some(seed) = seed {
+            settings.seed = Some(*seed);
+        }
+        if let Some(coverage) = coverage {
+            settings.coverage = *coverage;
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub workspace_root: PathBuf,
+    /// `target/llm-bench` of the workspace: scratch crates, builds and test runs.
+    pub scratch_dir: PathBuf,
+    pub suites: Vec<PathBuf>,
+    pub models: Vec<ModelSpec>,
+    pub samples: u32,
+    pub jobs: usize,
+    pub min_score: Option<f64>,
+    pub output: PathBuf,
+    pub format: OutputFormat,
+    pub overrides: CaseOverrides,
+    pub weights: Weights,
+    pub progress: bool,
+}
+
+/// The cargo workspace the tool runs in.
+#[derive(Debug, Clone)]
+struct Workspace {
+    root: PathBuf,
+    target_dir: PathBuf,
+    manifests: Vec<PathBuf>,
+}
+
+fn find_workspace(manifest_path: Option<&Path>) -> anyhow::Result<Workspace> {
+    let mut command = cargo_metadata::MetadataCommand::new();
+    command.no_deps();
+    if let Some(path) = manifest_path {
+        command.manifest_path(path);
+    }
+    match command.exec() {
+        Ok(metadata) => {
+            let root = PathBuf::from(metadata.workspace_root.as_std_path());
+            let mut manifests: Vec<PathBuf> = Vec::new();
+            // The package in the current directory first, then the workspace root.
+            let cwd = std::env::current_dir()?;
+            if let Some(package) = metadata.packages.iter().find(|p| {
+                p.manifest_path
+                    .parent()
+                    .is_some_and(|dir| dir.as_std_path() == cwd)
+            }) {
+                manifests.push(package.manifest_path.clone().into());
+            }
+            manifests.push(root.join("Cargo.toml"));
+            Ok(Workspace {
+                target_dir: metadata.target_directory.into(),
+                root,
+                manifests,
+            })
+        }
+        Err(error) => {
+            let cwd = std::env::current_dir()?;
+            let has_manifest = manifest_path.is_some()
+                || cwd.ancestors().any(|dir| dir.join("Cargo.toml").is_file());
+            if has_manifest {
+                return Err(bad_input(
+                    anyhow::anyhow!("cannot read the cargo project: {error}"),
+                    Some("fix Cargo.toml, or run outside a cargo project".to_owned()),
+                ));
+            }
+            // Outside any cargo project the current directory stands in for one.
+            Ok(Workspace {
+                target_dir: cwd.join("target"),
+                root: cwd,
+                manifests: Vec::new(),
+            })
+        }
+    }
+}
+
+fn parse_duration(text: &str, what: &str) -> anyhow::Result<Duration> {
+    let duration = humantime::parse_duration(text).map_err(|error| {
+        bad_input(
+            anyhow::anyhow!("{what}: `{text}` is not a duration: {error}"),
+            Some("write it like `30s` or `2m`".to_owned()),
+        )
+    })?;
+    if duration.is_zero() {
+        return Err(bad_input(
+            anyhow::anyhow!("{what}: must be longer than zero"),
+            None,
+        ));
+    }
+    Ok(duration)
+}
+
+fn check_fraction(value: Option<f64>, what: &str) -> anyhow::Result<Option<f64>> {
+    match value {
+        Some(value) if !(0.0..=1.0).contains(&value) => Err(bad_input(
+            anyhow::anyhow!("{what}: {value} is not between 0 and 1"),
+            None,
+        )),
+        other => Ok(other),
+    }
+}
+
+impl Settings {
+    pub fn for_run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Settings> {
+        let RunArgs {
+            scoring,
+            models,
+            samples,
+            min_score,
+            output,
+            repairs,
+            temperature,
+            max_tokens,
+            seed,
+            coverage,
+        } = args;
+        let (mut settings, config) = Settings::base(global, scoring)?;
+        let Config {
+            models: config_models,
+            samples: config_samples,
+            min_score: config_min_score,
+            output: config_output,
+            repairs: config_repairs,
+            temperature: config_temperature,
+            max_tokens: config_max_tokens,
+            seed: config_seed,
+            coverage: config_coverage,
+            weights,
+            providers: _,
+            suites: _,
+            jobs: _,
+            format: _,
+            timeout: _,
+        } = config;
+        let model_texts = if models.is_empty() {
+            config_models.unwrap_or_default()
+        } else {
+            models
+        };
+        if model_texts.is_empty() {
+            return Err(bad_input(
+                anyhow::anyhow!("no model to benchmark"),
+                Some(
+                    "pass --model (e.g. `--model reference`) or set `models` in the config"
+                        .to_owned(),
+                ),
+            ));
+        }
+        settings.models = model_texts
+            .iter()
+            .map(|text| {
+                ModelSpec::parse(text)
+                    .map_err(|message| bad_input(anyhow::anyhow!("--model: {message}"), None))
+            })
+            .collect::<anyhow::Result<_>>()?;
+        settings.samples = samples.or(config_samples).unwrap_or(1);
+        if settings.samples == 0 {
+            return Err(bad_input(
+                anyhow::anyhow!("--samples: must be at least 1"),
+                None,
+            ));
+        }
+        settings.min_score = check_fraction(min_score.or(config_min_score), "--min-score")?;
+        settings.output = match output {
+            Some(dir) => dir,
+            None => settings
+                .workspace_root
+                .join(config_output.unwrap_or_else(|| PathBuf::from("logs/benchmarks"))),
+        };
+        settings.overrides.repairs = repairs.or(config_repairs);
+        settings.overrides.temperature = temperature.or(config_temperature);
+        if settings
+            .overrides
+            .temperature
+            .is_some_and(|t| !(0.0..=2.0).contains(&t))
+        {
+            return Err(bad_input(
+                anyhow::anyhow!("--temperature: must be between 0 and 2"),
+                None,
+            ));
+        }
+        settings.overrides.max_tokens = max_tokens.or(config_max_tokens);
+        settings.overrides.seed = seed.or(config_seed);
+        settings.overrides.coverage = check_fraction(coverage.or(config_coverage), "--coverage")?;
+        settings.weights = weights.unwrap_or_default();
+        Ok(settings)
+    }
+
+    pub fn for_validate(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<Settings> {
+        let ValidateArgs { scoring } = args;
+        let (mut settings, _) = Settings::base(global, scoring)?;
+        // A reference is scored as given: one sample, no repairs.
+        settings.models = vec![ModelSpec::parse("reference").expect("`reference` is a valid spec")];
+        settings.overrides.repairs = Some(0);
+        Ok(settings)
+    }
+
+    /// What every command shares: the workspace, the config, suites, jobs, timeout, format.
+    fn base(global: &GlobalArgs, scoring: ScoringArgs) -> anyhow::Result<(Settings, Config)> {
+        let GlobalArgs {
+            manifest_path,
+            no_progress,
+        } = global;
+        let ScoringArgs {
+            suites,
+            jobs,
+            timeout,
+            format,
+        } = scoring;
+        let workspace = find_workspace(manifest_path.as_deref())?;
+        let config = config::load(&workspace.root, &workspace.manifests)?;
+        let cwd = std::env::current_dir().context("cannot read the current directory")?;
+        let (patterns, base_dir) = if !suites.is_empty() {
+            (suites, cwd.clone())
+        } else if let Some(patterns) = config.suites.clone() {
+            (patterns, workspace.root.clone())
+        } else {
+            (vec!["suites/*.yaml".to_owned()], workspace.root.clone())
+        };
+        let suite_paths = expand_suites(&patterns, &base_dir, &cwd)?;
+        let timeout = match timeout.or(config.timeout.clone()) {
+            Some(text) => Some(parse_duration(&text, "--timeout")?),
+            None => None,
+        };
+        let jobs = jobs
+            .or(config.jobs)
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        if jobs == 0 {
+            return Err(bad_input(
+                anyhow::anyhow!("--jobs: must be at least 1"),
+                None,
+            ));
+        }
+        let format = match format.or(config.format) {
+            Some(FormatArg::Json) => OutputFormat::Json,
+            Some(FormatArg::Table) | None => OutputFormat::Table,
+        };
+        let settings = Settings {
+            scratch_dir: workspace.target_dir.join("llm-bench"),
+            workspace_root: workspace.root,
+            suites: suite_paths,
+            models: Vec::new(),
+            samples: 1,
+            jobs,
+            min_score: None,
+            output: PathBuf::new(),
+            format,
+            overrides: CaseOverrides {
+                timeout,
+                ..CaseOverrides::default()
+            },
+            weights: Weights::default(),
+            progress: !no_progress,
+        };
+        Ok((settings, config))
+    }
+}
+
+/// Expands suite globs; a pattern that matches nothing is an error, not an empty run.
+fn expand_suites(patterns: &[String], base_dir: &Path, cwd: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut paths = Vec::new();
+    for pattern in patterns {
+        let full = if Path::new(pattern).is_absolute() {
+            PathBuf::from(pattern)
+        } else {
+            base_dir.join(pattern)
+        };
+        let matches: Vec<PathBuf> = glob::glob(&full.to_string_lossy())
+            .map_err(|error| {
+                bad_input(
+                    anyhow::anyhow!("--suite: `{pattern}` is not a valid glob: {error}"),
+                    None,
+                )
+            })?
+            .filter_map(Result::ok)
+            .filter(|path| path.is_file())
+            .collect();
+        if matches.is_empty() {
+            return Err(bad_input(
+                anyhow::anyhow!(
+                    "no suite file matches `{pattern}` (looked in {})",
+                    base_dir.display()
+                ),
+                Some("pass --suite PATH to a YAML suite, or set `suites` in the config".to_owned()),
+            ));
+        }
+        for path in matches {
+            // Shown relative to where the user stands, as they wrote it.
+            let shown = path.strip_prefix(cwd).map(Path::to_owned).unwrap_or(path);
+            if !paths.contains(&shown) {
+                paths.push(shown);
+            }
+        }
+    }
+    Ok(paths)
+}

@@ -1,0 +1,53 @@
+//! Commands wire the layers together; the only layer that prints.
+
+pub mod run;
+pub mod validate;
+
+use crate::cli::{CaseOverrides, Settings};
+use crate::error::{bad_input, ExitKind};
+use crate::sandbox::Sandbox;
+use crate::suite::{self, Suite};
+
+/// Loads every suite, reporting the problems of all of them before giving up.
+fn load_suites(settings: &Settings, overrides: &CaseOverrides) -> anyhow::Result<Vec<Suite>> {
+    let mut suites = Vec::new();
+    let mut problems = Vec::new();
+    for path in &settings.suites {
+        match suite::load(path) {
+            Ok(mut loaded) => {
+                for case in &mut loaded.cases {
+                    overrides.apply(&mut case.settings);
+                }
+                suites.push(loaded);
+            }
+            Err(error) => problems.push(error.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(bad_input(
+            anyhow::anyhow!("{}", problems.join("\n")),
+            Some(
+                "fix the suite files; every problem is listed above with file:line:column"
+                    .to_owned(),
+            ),
+        ));
+    }
+    let mut names: Vec<&str> = suites.iter().map(|suite| suite.name.as_str()).collect();
+    names.sort_unstable();
+    if let Some(pair) = names.windows(2).find(|pair| pair[0] == pair[1]) {
+        return Err(bad_input(
+            anyhow::anyhow!("two suites are named `{}`", pair[0]),
+            Some("give each suite a distinct `suite:` name".to_owned()),
+        ));
+    }
+    Ok(suites)
+}
+
+fn sandbox(settings: &Settings) -> anyhow::Result<Sandbox> {
+    std::fs::create_dir_all(&settings.scratch_dir)?;
+    Ok(Sandbox::new(&settings.scratch_dir, settings.jobs))
+}
+
+/// What a finished command tells `main`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome(pub ExitKind);

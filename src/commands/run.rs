@@ -1,0 +1,105 @@
+//! `cargo llm-bench run`: suites × models × samples → reports, table and gate.
+
+use super::{load_suites, sandbox, Outcome};
+use crate::cli::{OutputFormat, Settings};
+use crate::error::{provider_unavailable, ExitKind};
+use crate::provider::{self, ProviderError};
+use crate::report::{self, RunInfo};
+use crate::runner::{self, Contestant, Plan, RunError};
+use crate::score;
+use crate::ui::Progress;
+
+pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
+    let suites = load_suites(settings, &settings.overrides)?;
+    let contestants = settings
+        .models
+        .iter()
+        .map(|model| {
+            let provider = provider::connect(model).map_err(|error| match error {
+                ProviderError::Unavailable(reason) | ProviderError::Request(reason) => {
+                    provider_unavailable(
+                        anyhow::anyhow!("model {model} cannot be used: {reason}"),
+                        None,
+                    )
+                }
+                ProviderError::Exhausted => {
+                    provider_unavailable(anyhow::anyhow!("model {model} has no answers"), None)
+                }
+            })?;
+            Ok(Contestant {
+                model: model.clone(),
+                provider,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let sandbox = sandbox(settings)?;
+    let plan = Plan {
+        suites: &suites,
+        samples: settings.samples,
+        weights: settings.weights,
+    };
+    let progress = Progress::new(settings.progress);
+    let runs = runner::run(&sandbox, &plan, &contestants, &|event| {
+        progress.handle(event)
+    });
+    progress.finish();
+    let runs = runs.map_err(|error| match error {
+        RunError::ProviderUnavailable { .. } => provider_unavailable(error, None),
+        RunError::Scoring(error) => error,
+    })?;
+
+    let created = chrono::Utc::now();
+    let info = RunInfo {
+        suites: &suites,
+        samples: settings.samples,
+        weights: settings.weights,
+        rustc: sandbox.rustc_version(),
+        created,
+    };
+    let date = created.format("%Y%m%d").to_string();
+    let mut reports = Vec::new();
+    for model_run in &runs {
+        let report = report::build_report(&info, model_run);
+        let paths = report::write_report(&settings.output, &model_run.model, &date, &report)?;
+        eprintln!("wrote {} and {}", paths.json.display(), paths.csv.display());
+        reports.push(report);
+    }
+    match settings.format {
+        OutputFormat::Table => println!("{}", report::render_table(&reports)),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+    }
+
+    let provider_errors: usize = reports
+        .iter()
+        .map(|report| report.summary.provider_errors)
+        .sum();
+    if provider_errors > 0 {
+        eprintln!("error: {provider_errors} request(s) failed at the provider; their cases are recorded as provider errors");
+        return Ok(Outcome(ExitKind::ProviderUnavailable));
+    }
+    if let Some(min_score) = settings.min_score {
+        let scores: Vec<(String, f64)> = reports
+            .iter()
+            .map(|r| (label(r), r.summary.mean_score))
+            .collect();
+        let failing = score::below_bar(
+            scores.iter().map(|(name, value)| (name.as_str(), *value)),
+            min_score,
+        );
+        if !failing.is_empty() {
+            for (model, value) in failing {
+                eprintln!("error: {model} scored {value:.3}, below --min-score {min_score}");
+            }
+            return Ok(Outcome(ExitKind::GateFailed));
+        }
+    }
+    Ok(Outcome(ExitKind::Success))
+}
+
+fn label(report: &report::Report) -> String {
+    if report.provider == "reference" {
+        "reference".to_owned()
+    } else {
+        format!("{}:{}", report.provider, report.model)
+    }
+}

@@ -1,0 +1,43 @@
+//! `cargo llm-bench`: which LLM writes Rust that actually works.
+//!
+//! See ARCHITECTURE.md for how the modules fit together.
+
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod pipeline;
+pub mod provider;
+pub mod report;
+pub mod runner;
+pub mod sandbox;
+pub mod score;
+pub mod suite;
+pub mod ui;
+
+use std::process::ExitCode;
+
+/// The whole program: parse, dispatch, render errors, pick the exit code.
+pub fn main() -> ExitCode {
+    let cli = match cli::parse(std::env::args_os()) {
+        Ok(cli) => cli,
+        // clap prints help and version to stdout (exit 0) and usage errors to stderr (exit 2).
+        Err(error) => error.exit(),
+    };
+    let result = match cli.command {
+        Some(cli::Command::Validate(args)) => cli::Settings::for_validate(&cli.global, args)
+            .and_then(|settings| commands::validate::validate(&settings)),
+        Some(cli::Command::Run(args)) => cli::Settings::for_run(&cli.global, args)
+            .and_then(|settings| commands::run::run(&settings)),
+        None => cli::Settings::for_run(&cli.global, cli.run)
+            .and_then(|settings| commands::run::run(&settings)),
+    };
+    let kind = match result {
+        Ok(commands::Outcome(kind)) => kind,
+        Err(error) => {
+            let (kind, text) = error::render(&error);
+            eprint!("{text}");
+            kind
+        }
+    };
+    ExitCode::from(kind as u8)
+}

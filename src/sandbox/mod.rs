@@ -1,0 +1,84 @@
+//! Scratch cargo projects and every process the tool runs: the sandbox for generated code.
+//!
+//! Answers are built in batches: a generated workspace whose member crates each hold many
+//! answers as modules, built by one cargo invocation with `--keep-going`. A compile error is
+//! pinned on the answer whose file it points at, and the rest of its crate is built again
+//! without it, so one broken answer never fails its neighbours.
+
+pub mod coverage;
+pub mod format;
+pub mod process;
+mod scratch;
+pub mod tests;
+
+pub use scratch::{BuildKind, BuildOutcome, Compiled, Member};
+
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// Where scratch work goes, how parallel it may be, and the environment builds see.
+#[derive(Debug, Clone)]
+pub struct Sandbox {
+    /// `target/llm-bench` of the user's workspace.
+    pub root: PathBuf,
+    pub jobs: usize,
+    build_env: Vec<(OsString, OsString)>,
+    cargo: OsString,
+}
+
+/// Variables a cargo build needs to find the toolchain; everything else, secrets included,
+/// is left behind.
+const PASSED_TO_BUILDS: &[&str] = &[
+    "PATH",
+    "HOME",
+    "CARGO_HOME",
+    "RUSTUP_HOME",
+    "RUSTUP_TOOLCHAIN",
+    "TMPDIR",
+];
+
+impl Sandbox {
+    pub fn new(root: &Path, jobs: usize) -> Sandbox {
+        let mut build_env: Vec<(OsString, OsString)> = PASSED_TO_BUILDS
+            .iter()
+            .filter_map(|name| std::env::var_os(name).map(|value| (OsString::from(name), value)))
+            .collect();
+        build_env.extend(
+            [
+                ("CARGO_INCREMENTAL", "0"),
+                ("CARGO_TERM_COLOR", "never"),
+                ("CARGO_TERM_PROGRESS_WHEN", "never"),
+                ("LANG", "C"),
+            ]
+            .map(|(key, value)| (OsString::from(key), OsString::from(value))),
+        );
+        // Inside `cargo llm-bench`, cargo tells us which cargo binary it is.
+        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        Sandbox {
+            root: root.to_owned(),
+            jobs: jobs.max(1),
+            build_env,
+            cargo,
+        }
+    }
+
+    /// The environment for toolchain processes (cargo, rustc, rustfmt).
+    pub(crate) fn build_env(&self) -> &[(OsString, OsString)] {
+        &self.build_env
+    }
+
+    pub(crate) fn cargo(&self) -> &OsString {
+        &self.cargo
+    }
+
+    /// `rustc -V` as the builds see it, for reports.
+    pub fn rustc_version(&self) -> String {
+        let job = process::Job::new("rustc", &self.root, std::time::Duration::from_secs(30))
+            .envs(self.build_env())
+            .arg("-V");
+        match process::run(&job) {
+            Ok(finished) if finished.success() => finished.stdout.trim().to_owned(),
+            _ => "unknown".to_owned(),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! The test stage's runner: one answer's tests in their own process, parsed from libtest output.
+
+use super::process::{self, Job, Limits};
+use super::Sandbox;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Limits for test processes: generous for honest code, fatal for runaway code.
+const TEST_LIMITS: Limits = Limits {
+    memory_bytes: 4 << 30,
+    file_bytes: 64 << 20,
+    cpu_seconds: 600,
+};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TestRun {
+    pub passed: u32,
+    pub total: u32,
+    pub timed_out: bool,
+    /// Failure output (panics, assertion messages), trimmed by the caller.
+    pub output: String,
+    pub elapsed: Duration,
+    /// The coverage profile written by an instrumented binary.
+    pub profile: Option<PathBuf>,
+}
+
+impl TestRun {
+    pub fn all_passed(&self) -> bool {
+        !self.timed_out && self.total > 0 && self.passed == self.total
+    }
+}
+
+impl Sandbox {
+    /// Lists the tests of a binary, so a crash or timeout still knows how many there were.
+    pub fn list_tests(&self, executable: &Path, timeout: Duration) -> std::io::Result<Vec<String>> {
+        let job = Job::new(executable, &self.scratch_dir("runs")?, timeout)
+            .args(["--list", "--format", "terse"])
+            .limits(TEST_LIMITS);
+        let finished = process::run(&job)?;
+        Ok(finished
+            .stdout
+            .lines()
+            .filter_map(|line| line.strip_suffix(": test"))
+            .map(str::to_owned)
+            .collect())
+    }
+
+    /// Runs the tests selected by `filter` in a fresh process with a clean environment.
+    pub fn run_tests(
+        &self,
+        executable: &Path,
+        filter: &str,
+        expected: &[String],
+        run_name: &str,
+        timeout: Duration,
+    ) -> std::io::Result<TestRun> {
+        let run_dir = self.scratch_dir(&format!("runs/{run_name}"))?;
+        let profile = run_dir.join("coverage.profraw");
+        let _ = std::fs::remove_file(&profile);
+        let mut job = Job::new(executable, &run_dir, timeout)
+            .args(["--test-threads", "1", "--color", "never"])
+            .env("RUST_BACKTRACE", "0")
+            .env("LLVM_PROFILE_FILE", &profile)
+            .limits(Limits {
+                cpu_seconds: timeout.as_secs() + 1,
+                ..TEST_LIMITS
+            });
+        if !filter.is_empty() {
+            job = job.arg(filter);
+        }
+        let finished = process::run(&job)?;
+        let passed = finished
+            .stdout
+            .lines()
+            .filter(|line| line.starts_with("test ") && line.ends_with(" ... ok"))
+            .count() as u32;
+        let total = expected.iter().filter(|name| name.contains(filter)).count() as u32;
+        let mut output = String::new();
+        if let Some(failures) = finished.stdout.find("\nfailures:\n") {
+            output.push_str(finished.stdout[failures..].trim());
+        }
+        if !finished.success() && output.is_empty() {
+            output = format!("{}\n{}", finished.stdout.trim(), finished.stderr.trim());
+        }
+        if finished.timed_out() {
+            output = format!("the tests timed out after {}s\n{output}", timeout.as_secs());
+        } else if let Some(status) = finished.status.filter(|status| !status.success()) {
+            use std::os::unix::process::ExitStatusExt;
+            if let Some(signal) = status.signal() {
+                output = format!("the test process was killed by signal {signal}\n{output}");
+            }
+        }
+        Ok(TestRun {
+            passed,
+            total: total.max(passed),
+            timed_out: finished.timed_out(),
+            output,
+            elapsed: finished.elapsed,
+            profile: profile.exists().then_some(profile),
+        })
+    }
+}

@@ -1,0 +1,148 @@
+//! YAML suites → validated domain types. The only module that reads YAML.
+
+mod diagnostic;
+mod node;
+mod validate;
+
+pub use diagnostic::{Diagnostic, SuiteError};
+
+use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A validated suite: every case carries its fully resolved settings.
+#[derive(Debug, Clone)]
+pub struct Suite {
+    pub name: String,
+    pub description: Option<String>,
+    pub path: PathBuf,
+    /// `sha256:` of the file's bytes, so a report says exactly which suite it scored.
+    pub hash: String,
+    pub cases: Vec<Case>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub id: String,
+    pub prompt: String,
+    pub reference: String,
+    pub tests: String,
+    pub tags: Vec<String>,
+    pub settings: CaseSettings,
+}
+
+/// Everything `defaults:` can set and a case can override.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CaseSettings {
+    pub edition: String,
+    pub mode: Mode,
+    pub system: Option<String>,
+    pub temperature: f64,
+    pub max_tokens: u32,
+    pub seed: Option<u64>,
+    pub repairs: u32,
+    pub timeout: Duration,
+    pub stages: Vec<Stage>,
+    pub coverage: f64,
+    pub dependencies: BTreeMap<String, String>,
+}
+
+impl Default for CaseSettings {
+    fn default() -> Self {
+        CaseSettings {
+            edition: "2021".to_owned(),
+            mode: Mode::Chat,
+            system: Some(DEFAULT_SYSTEM_PROMPT.to_owned()),
+            temperature: 0.2,
+            max_tokens: 1024,
+            seed: None,
+            repairs: 2,
+            timeout: Duration::from_secs(30),
+            stages: Stage::ALL.to_vec(),
+            coverage: 0.8,
+            dependencies: BTreeMap::new(),
+        }
+    }
+}
+
+pub const DEFAULT_SYSTEM_PROMPT: &str =
+    "You are an expert Rust programmer. Answer with one ```rust code block.";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The prompt is a user message; code comes from the answer's code block.
+    Chat,
+    /// The prompt is raw text for base models; the code is prompt + answer.
+    Completion,
+}
+
+/// The four stages of the funnel, in the order they run.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    Format,
+    Compile,
+    Test,
+    Coverage,
+}
+
+impl Stage {
+    pub const ALL: [Stage; 4] = [Stage::Format, Stage::Compile, Stage::Test, Stage::Coverage];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Format => "format",
+            Stage::Compile => "compile",
+            Stage::Test => "test",
+            Stage::Coverage => "coverage",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Stage> {
+        Stage::ALL.into_iter().find(|stage| stage.name() == name)
+    }
+}
+
+impl std::fmt::Display for Stage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Reads and validates one suite file; every problem in it comes back at once.
+pub fn load(path: &Path) -> Result<Suite, SuiteError> {
+    let bytes = std::fs::read(path).map_err(|source| SuiteError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let text = String::from_utf8(bytes).map_err(|_| SuiteError::Invalid {
+        path: path.to_owned(),
+        diagnostics: vec![Diagnostic::file_level("the file is not valid UTF-8")],
+    })?;
+    parse(path, &text)
+}
+
+/// Validates suite text as if it were read from `path` (used by `load` and by tests).
+pub fn parse(path: &Path, text: &str) -> Result<Suite, SuiteError> {
+    let hash = format!("sha256:{:x}", Sha256::digest(text.as_bytes()));
+    let stem = path
+        .file_stem()
+        .map(|stem| stem.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "suite".to_owned());
+    validate::validate(text, &stem)
+        .map(|validated| Suite {
+            name: validated.name,
+            description: validated.description,
+            path: path.to_owned(),
+            hash,
+            cases: validated.cases,
+        })
+        .map_err(|diagnostics| SuiteError::Invalid {
+            path: path.to_owned(),
+            diagnostics,
+        })
+}

@@ -1,0 +1,633 @@
+//! Checks a located YAML tree against suite format v1, collecting every problem.
+
+use super::node::{self, Node, Value};
+use super::{Case, CaseSettings, Diagnostic, Mode, Stage};
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+const TOP_KEYS: &[&str] = &["suite", "description", "edition", "defaults", "cases"];
+const SETTING_KEYS: &[&str] = &[
+    "mode",
+    "system",
+    "temperature",
+    "max_tokens",
+    "seed",
+    "repairs",
+    "timeout",
+    "stages",
+    "coverage",
+    "dependencies",
+];
+const CASE_ONLY_KEYS: &[&str] = &["id", "prompt", "reference", "tests", "tags"];
+const EDITIONS: &[&str] = &["2015", "2018", "2021", "2024"];
+
+#[derive(Debug)]
+pub(super) struct Validated {
+    pub name: String,
+    pub description: Option<String>,
+    pub cases: Vec<Case>,
+}
+
+/// Collects diagnostics while walking the tree.
+#[derive(Default, Debug)]
+struct Checker {
+    diagnostics: Vec<Diagnostic>,
+}
+
+impl Checker {
+    fn report(&mut self, node: &Node, key: &str, message: impl Into<String>) {
+        self.report_with_hint(node, key, message, None);
+    }
+
+    fn report_with_hint(
+        &mut self,
+        node: &Node,
+        key: &str,
+        message: impl Into<String>,
+        hint: Option<String>,
+    ) {
+        self.diagnostics.push(Diagnostic {
+            line: node.position.line,
+            column: node.position.column,
+            key: key.to_owned(),
+            message: message.into(),
+            hint,
+        });
+    }
+
+    /// The entries of a mapping node, reporting duplicate and unknown keys.
+    fn entries<'a>(
+        &mut self,
+        node: &'a Node,
+        path: &str,
+        allowed: &[&str],
+    ) -> Option<Vec<(&'a str, &'a Node)>> {
+        let Value::Map(raw_entries) = &node.value else {
+            self.report(
+                node,
+                path,
+                format!("expected a mapping, found {}", node.value.kind()),
+            );
+            return None;
+        };
+        let mut seen = HashSet::new();
+        let mut entries = Vec::new();
+        for (key_node, value) in raw_entries {
+            let Value::Str(key) = &key_node.value else {
+                self.report(key_node, path, "keys must be strings");
+                continue;
+            };
+            let full_key = join(path, key);
+            if !seen.insert(key.as_str()) {
+                self.report(key_node, &full_key, "duplicate key");
+                continue;
+            }
+            if !allowed.contains(&key.as_str()) {
+                let hint = did_you_mean(key, allowed)
+                    .map(|known| format!("did you mean `{known}`?"))
+                    .or_else(|| Some(format!("known keys: {}", allowed.join(", "))));
+                self.report_with_hint(key_node, &full_key, "unknown key", hint);
+                continue;
+            }
+            entries.push((key.as_str(), value));
+        }
+        Some(entries)
+    }
+
+    fn string(&mut self, node: &Node, key: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(text) => Some(text.clone()),
+            other => {
+                self.report(
+                    node,
+                    key,
+                    format!("expected a string, found {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn non_empty_string(&mut self, node: &Node, key: &str) -> Option<String> {
+        let text = self.string(node, key)?;
+        if text.trim().is_empty() {
+            self.report(node, key, "must not be empty");
+            return None;
+        }
+        Some(text)
+    }
+
+    fn integer(&mut self, node: &Node, key: &str, min: i64, max: i64) -> Option<i64> {
+        match node.value {
+            Value::Int(value) if (min..=max).contains(&value) => Some(value),
+            Value::Int(value) => {
+                self.report(node, key, format!("{value} is out of range {min}..={max}"));
+                None
+            }
+            ref other => {
+                self.report(
+                    node,
+                    key,
+                    format!("expected an integer, found {}", other.kind()),
+                );
+                None
+            }
+        }
+    }
+
+    fn number(&mut self, node: &Node, key: &str, min: f64, max: f64) -> Option<f64> {
+        let value = match node.value {
+            Value::Int(value) => value as f64,
+            Value::Float(value) => value,
+            ref other => {
+                self.report(
+                    node,
+                    key,
+                    format!("expected a number, found {}", other.kind()),
+                );
+                return None;
+            }
+        };
+        if !(min..=max).contains(&value) {
+            self.report(node, key, format!("{value} is out of range {min}..={max}"));
+            return None;
+        }
+        Some(value)
+    }
+
+    fn duration(&mut self, node: &Node, key: &str) -> Option<Duration> {
+        let duration = match &node.value {
+            Value::Int(seconds) if *seconds > 0 => Duration::from_secs(*seconds as u64),
+            Value::Str(text) => match humantime::parse_duration(text) {
+                Ok(duration) => duration,
+                Err(error) => {
+                    self.report_with_hint(
+                        node,
+                        key,
+                        format!("`{text}` is not a duration: {error}"),
+                        Some("write it like `30s`, `2m` or `1m 30s`".to_owned()),
+                    );
+                    return None;
+                }
+            },
+            other => {
+                self.report(
+                    node,
+                    key,
+                    format!("expected a duration such as `30s`, found {}", other.kind()),
+                );
+                return None;
+            }
+        };
+        if duration.is_zero() {
+            self.report(node, key, "must be longer than zero");
+            return None;
+        }
+        Some(duration)
+    }
+
+    fn string_list<'a>(&mut self, node: &'a Node, key: &str) -> Option<Vec<(String, &'a Node)>> {
+        let Value::Seq(items) = &node.value else {
+            self.report(
+                node,
+                key,
+                format!("expected a list, found {}", node.value.kind()),
+            );
+            return None;
+        };
+        let mut strings = Vec::new();
+        for (index, item) in items.iter().enumerate() {
+            if let Some(text) = self.string(item, &format!("{key}[{index}]")) {
+                strings.push((text, item));
+            }
+        }
+        Some(strings)
+    }
+
+    /// Applies one settings key to `settings`; returns false when the key is not a setting.
+    fn setting(&mut self, settings: &mut CaseSettings, name: &str, node: &Node, key: &str) -> bool {
+        match name {
+            "mode" => {
+                if let Some(mode) = self.string(node, key) {
+                    match mode.as_str() {
+                        "chat" => settings.mode = Mode::Chat,
+                        "completion" => settings.mode = Mode::Completion,
+                        _ => self.report_with_hint(
+                            node,
+                            key,
+                            format!("unknown mode `{mode}`"),
+                            Some("use `chat` or `completion`".to_owned()),
+                        ),
+                    }
+                }
+            }
+            "system" => {
+                if let Some(system) = self.string(node, key) {
+                    settings.system = (!system.trim().is_empty()).then_some(system);
+                }
+            }
+            "temperature" => {
+                if let Some(value) = self.number(node, key, 0.0, 2.0) {
+                    settings.temperature = value;
+                }
+            }
+            "max_tokens" => {
+                if let Some(value) = self.integer(node, key, 1, 1_000_000) {
+                    settings.max_tokens = value as u32;
+                }
+            }
+            "seed" => {
+                if let Some(value) = self.integer(node, key, 0, i64::MAX) {
+                    settings.seed = Some(value as u64);
+                }
+            }
+            "repairs" => {
+                if let Some(value) = self.integer(node, key, 0, 20) {
+                    settings.repairs = value as u32;
+                }
+            }
+            "timeout" => {
+                if let Some(value) = self.duration(node, key) {
+                    settings.timeout = value;
+                }
+            }
+            "coverage" => {
+                if let Some(value) = self.number(node, key, 0.0, 1.0) {
+                    settings.coverage = value;
+                }
+            }
+            "stages" => {
+                if let Some(stages) = self.stages(node, key) {
+                    settings.stages = stages;
+                }
+            }
+            "dependencies" => {
+                if let Some(dependencies) = self.dependencies(node, key) {
+                    settings.dependencies = dependencies;
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    fn stages(&mut self, node: &Node, key: &str) -> Option<Vec<Stage>> {
+        let names = self.string_list(node, key)?;
+        let mut stages = Vec::new();
+        for (name, item) in names {
+            match Stage::from_name(&name) {
+                Some(stage) if stages.contains(&stage) => {
+                    self.report(item, key, format!("`{name}` is listed twice"))
+                }
+                Some(stage) => stages.push(stage),
+                None => {
+                    let known: Vec<&str> = Stage::ALL.iter().map(|stage| stage.name()).collect();
+                    let hint = did_you_mean(&name, &known)
+                        .map(|known| format!("did you mean `{known}`?"))
+                        .or_else(|| Some(format!("known stages: {}", known.join(", "))));
+                    self.report_with_hint(item, key, format!("unknown stage `{name}`"), hint);
+                }
+            }
+        }
+        if stages.is_empty() {
+            self.report(node, key, "needs at least one stage");
+            return None;
+        }
+        if stages.contains(&Stage::Coverage) && !stages.contains(&Stage::Test) {
+            self.report(
+                node,
+                key,
+                "the coverage stage needs the test stage: coverage is measured by the tests",
+            );
+            return None;
+        }
+        stages.sort();
+        Some(stages)
+    }
+
+    fn dependencies(&mut self, node: &Node, key: &str) -> Option<BTreeMap<String, String>> {
+        let Value::Map(raw_entries) = &node.value else {
+            self.report(
+                node,
+                key,
+                format!(
+                    "expected a mapping of crate name to version, found {}",
+                    node.value.kind()
+                ),
+            );
+            return None;
+        };
+        let mut dependencies = BTreeMap::new();
+        for (name_node, version_node) in raw_entries {
+            let Some(name) = self.string(name_node, key) else {
+                continue;
+            };
+            let entry_key = join(key, &name);
+            let valid_name = !name.is_empty()
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+            if !valid_name {
+                self.report(name_node, &entry_key, "is not a valid crate name");
+                continue;
+            }
+            if dependencies.contains_key(&name) {
+                self.report(name_node, &entry_key, "duplicate key");
+                continue;
+            }
+            let version = match &version_node.value {
+                Value::Str(version) => version.clone(),
+                Value::Int(major) => major.to_string(),
+                Value::Float(version) => version.to_string(),
+                other => {
+                    self.report(
+                        version_node,
+                        &entry_key,
+                        format!(
+                            "expected a version requirement such as \"1\", found {}",
+                            other.kind()
+                        ),
+                    );
+                    continue;
+                }
+            };
+            // Only version requirements: a path or git dependency would let a suite reach outside crates.io.
+            if version.trim().is_empty()
+                || version.contains(['{', '}', '/', '=']) && !version.trim_start().starts_with('=')
+            {
+                self.report(
+                    version_node,
+                    &entry_key,
+                    format!("`{version}` is not a version requirement"),
+                );
+                continue;
+            }
+            dependencies.insert(name, version);
+        }
+        Some(dependencies)
+    }
+}
+
+pub(super) fn validate(text: &str, file_stem: &str) -> Result<Validated, Vec<Diagnostic>> {
+    let root = node::parse(text).map_err(|(position, message)| {
+        vec![Diagnostic {
+            line: position.line.max(1),
+            column: position.column.max(1),
+            key: String::new(),
+            message: format!("YAML syntax error: {message}"),
+            hint: None,
+        }]
+    })?;
+    let mut checker = Checker::default();
+    let Some(entries) = checker.entries(&root, "", TOP_KEYS) else {
+        return Err(checker.diagnostics);
+    };
+
+    let mut name = file_stem.to_owned();
+    let mut description = None;
+    let mut defaults = CaseSettings::default();
+    let mut cases_node = None;
+    // Defaults must be known before cases are resolved, whatever order the keys come in.
+    for (key, value) in &entries {
+        match *key {
+            "suite" => name = checker.non_empty_string(value, key).unwrap_or(name),
+            "description" => description = checker.string(value, key),
+            "edition" => {
+                let edition = match &value.value {
+                    Value::Int(year) => Some(year.to_string()),
+                    _ => checker.string(value, key),
+                };
+                match edition {
+                    Some(edition) if EDITIONS.contains(&edition.as_str()) => {
+                        defaults.edition = edition
+                    }
+                    Some(edition) => checker.report_with_hint(
+                        value,
+                        key,
+                        format!("unknown edition `{edition}`"),
+                        Some(format!("use one of {}", EDITIONS.join(", "))),
+                    ),
+                    None => {}
+                }
+            }
+            "defaults" => {
+                if let Some(default_entries) = checker.entries(value, "defaults", SETTING_KEYS) {
+                    for (setting, node) in default_entries {
+                        checker.setting(&mut defaults, setting, node, &join("defaults", setting));
+                    }
+                }
+            }
+            "cases" => cases_node = Some(*value),
+            _ => unreachable!("entries() only returns allowed keys"),
+        }
+    }
+
+    let mut cases = Vec::new();
+    match cases_node {
+        None => checker.report(&root, "cases", "missing: a suite needs a list of cases"),
+        Some(node) => match &node.value {
+            Value::Seq(items) if items.is_empty() => {
+                checker.report(node, "cases", "must list at least one case")
+            }
+            Value::Seq(items) => {
+                let mut ids: HashSet<String> = HashSet::new();
+                for (index, item) in items.iter().enumerate() {
+                    if let Some((id, id_node)) = case_id(item) {
+                        if !ids.insert(id.to_owned()) {
+                            checker.report(
+                                id_node,
+                                &format!("cases[{index}].id"),
+                                format!("duplicate case id `{id}`"),
+                            );
+                        }
+                    }
+                    cases.extend(case(&mut checker, item, index, &defaults));
+                }
+            }
+            other => checker.report(
+                node,
+                "cases",
+                format!("expected a list, found {}", other.kind()),
+            ),
+        },
+    }
+
+    if checker.diagnostics.is_empty() {
+        Ok(Validated {
+            name,
+            description,
+            cases,
+        })
+    } else {
+        checker.diagnostics.sort_by_key(|d| (d.line, d.column));
+        Err(checker.diagnostics)
+    }
+}
+
+fn case(checker: &mut Checker, node: &Node, index: usize, defaults: &CaseSettings) -> Option<Case> {
+    let path = format!("cases[{index}]");
+    let allowed: Vec<&str> = CASE_ONLY_KEYS.iter().chain(SETTING_KEYS).copied().collect();
+    let entries = checker.entries(node, &path, &allowed)?;
+    let errors_before = checker.diagnostics.len();
+    let mut settings = defaults.clone();
+    let (mut id, mut prompt, mut reference, mut tests, mut tags) =
+        (None, None, None, None, Vec::new());
+    for (key, value) in &entries {
+        let full_key = join(&path, key);
+        match *key {
+            "id" => {
+                id = checker.non_empty_string(value, &full_key);
+                if let Some(text) = &id {
+                    if !text
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+                    {
+                        checker.report_with_hint(
+                            value,
+                            &full_key,
+                            format!("`{text}` is not a valid case id"),
+                            Some("use letters, digits, `-`, `_` and `.`".to_owned()),
+                        );
+                    }
+                }
+            }
+            "prompt" => prompt = checker.non_empty_string(value, &full_key),
+            "reference" => reference = checker.non_empty_string(value, &full_key),
+            "tests" => {
+                tests = checker.non_empty_string(value, &full_key);
+                if tests
+                    .as_deref()
+                    .is_some_and(|text| !text.contains("#[test]"))
+                {
+                    checker.report(value, &full_key, "defines no `#[test]` function");
+                }
+            }
+            "tags" => {
+                tags = checker
+                    .string_list(value, &full_key)
+                    .map(|items| items.into_iter().map(|(tag, _)| tag).collect())
+                    .unwrap_or_default();
+            }
+            setting => {
+                checker.setting(&mut settings, setting, value, &full_key);
+            }
+        }
+    }
+    let name = id
+        .as_deref()
+        .map(|id| format!("{path} ({id})"))
+        .unwrap_or(path.clone());
+    for (field, present) in [
+        ("id", id.is_some()),
+        ("prompt", prompt.is_some()),
+        ("reference", reference.is_some()),
+        ("tests", tests.is_some()),
+    ] {
+        let already_reported = entries.iter().any(|(key, _)| *key == field);
+        if !present && !already_reported {
+            checker.report(node, &join(&path, field), format!("missing in {name}"));
+        }
+    }
+    if checker.diagnostics.len() > errors_before {
+        return None;
+    }
+    Some(Case {
+        id: id?,
+        prompt: prompt?,
+        reference: reference?,
+        tests: tests?,
+        tags,
+        settings,
+    })
+}
+
+/// The case's `id` string and its node, looked up without validating the rest of the case.
+fn case_id(node: &Node) -> Option<(&str, &Node)> {
+    let Value::Map(entries) = &node.value else {
+        return None;
+    };
+    entries
+        .iter()
+        .find_map(|(key, value)| match (&key.value, &value.value) {
+            (Value::Str(key), Value::Str(id)) if key == "id" => Some((id.as_str(), value)),
+            _ => None,
+        })
+}
+
+fn join(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// The closest known key, if it is close enough to be a typo.
+fn did_you_mean<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|candidate| (strsim::jaro_winkler(unknown, candidate), *candidate))
+        .filter(|(similarity, _)| *similarity > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, candidate)| candidate)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MINIMAL: &str =
+        "cases:\n  - id: one\n    prompt: p\n    reference: r\n    tests: \"#[test] fn t() {}\"\n";
+
+    #[test]
+    fn a_minimal_suite_gets_built_in_defaults_and_the_file_stem_as_name() {
+        let validated = validate(MINIMAL, "stem").unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(validated.name, "stem");
+        assert_eq!(validated.cases[0].settings, CaseSettings::default());
+    }
+
+    #[test]
+    fn cases_override_defaults_which_override_built_ins() {
+        let text = format!("defaults:\n  repairs: 5\n  timeout: 1m\n{MINIMAL}    repairs: 1\n");
+        let validated = validate(&text, "s").unwrap_or_else(|d| panic!("{d:?}"));
+        let settings = &validated.cases[0].settings;
+        assert_eq!(settings.repairs, 1);
+        assert_eq!(settings.timeout, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn a_misspelled_key_suggests_the_right_one() {
+        let text = format!("{MINIMAL}    promt: x\n");
+        let diagnostics = validate(&text, "s").unwrap_err();
+        assert_eq!(diagnostics.len(), 1);
+        assert_eq!(diagnostics[0].key, "cases[0].promt");
+        assert_eq!(
+            diagnostics[0].hint.as_deref(),
+            Some("did you mean `prompt`?")
+        );
+        assert_eq!((diagnostics[0].line, diagnostics[0].column), (6, 5));
+    }
+
+    #[test]
+    fn every_problem_is_reported_not_only_the_first() {
+        let text = "defaults:\n  timeout: soon\n  stages: [format, compile, tset]\ncases:\n  - id: a\n    prompt: \"\"\n    reference: r\n    tests: \"#[test] fn t() {}\"\n  - id: a\n    prompt: p\n    reference: r\n    tests: \"#[test] fn t() {}\"\n";
+        let diagnostics = validate(text, "s").unwrap_err();
+        let keys: Vec<&str> = diagnostics.iter().map(|d| d.key.as_str()).collect();
+        assert_eq!(
+            keys,
+            [
+                "defaults.timeout",
+                "defaults.stages",
+                "cases[0].prompt",
+                "cases[1].id"
+            ]
+        );
+    }
+
+    #[test]
+    fn coverage_without_tests_is_rejected() {
+        let text = format!("defaults:\n  stages: [format, coverage]\n{MINIMAL}");
+        let diagnostics = validate(&text, "s").unwrap_err();
+        assert_eq!(diagnostics[0].key, "defaults.stages");
+    }
+}
