@@ -87,43 +87,35 @@ PY
 
 # One case: compile its tests with bare rustc and run them; output goes to caseN.log.
 # shellcheck disable=SC2016 # expanded by the inner shell
-one_case='rustc --edition "$1" --test "case$2.rs" -o "case$2" >"case$2.log" 2>&1 && "./case$2" -q >>"case$2.log" 2>&1'
+one_case='rustc --edition "$1" --test "case$2.rs" -o "case$2" >"case$2.log" 2>&1 &&
+    "./case$2" -q >>"case$2.log" 2>&1'
 
 run_baseline() {
     (
         cd "$base"
+        # shellcheck disable=SC2046 # case names have no spaces
         rm -f $(sed 's/^/case/' cases.txt) ./*.log
         xargs -P "$jobs" -n 1 sh -c "$one_case" sh "$edition" <cases.txt
     )
 }
 
-baseline_times=()
-for round in 1 2; do
-    start=$(now)
-    if ! run_baseline; then
-        echo "error: the baseline failed (round $round); failing cases:" >&2
-        for n in $(cat "$base/cases.txt"); do
-            if ! grep -q '^test result: ok' "$base/case$n.log" 2>/dev/null; then
-                echo "--- case $n" >&2
-                { grep -E -A4 'panicked at|^error' "$base/case$n.log" || tail -n 20 "$base/case$n.log"; } |
-                    head -n 30 >&2 || true
-            fi
-        done
-        exit 1
-    fi
-    baseline_times+=("$(elapsed "$start" "$(now)")")
-done
-# The second round runs with warm caches; take the better of the two all the same.
-baseline=$(printf '%s\n' "${baseline_times[@]}" | sort -g | head -n 1)
-
-if [[ ${BENCH_BASELINE_ONLY:-0} == 1 ]]; then
-    echo "cases=$cases jobs=$jobs baseline=${baseline}s (rounds: ${baseline_times[*]})"
-    exit 0
-fi
+baseline_failed() {
+    echo "error: the baseline failed (round $1); failing cases:" >&2
+    while read -r n; do
+        if ! grep -q '^test result: ok' "$base/case$n.log" 2>/dev/null; then
+            echo "--- case $n" >&2
+            { grep -E -A4 'panicked at|^error' "$base/case$n.log" || tail -n 20 "$base/case$n.log"; } |
+                head -n 30 >&2 || true
+        fi
+    done <"$base/cases.txt"
+    exit 1
+}
 
 # ---------------------------------------------------------------- tool
-project=$work/project
-cargo new --lib --quiet --vcs none --name bench_scratch "$project"
+if [[ ${BENCH_BASELINE_ONLY:-0} != 1 ]]; then
+    project=$work/project
+    cargo new --lib --quiet --vcs none --name bench_scratch "$project"
+fi
 
 run_tool() {
     (
@@ -132,17 +124,40 @@ run_tool() {
     ) >"$work/tool-$1.log" 2>&1
 }
 
-for round in warmup timed; do
+load=$(cut -d ' ' -f 1 /proc/loadavg 2>/dev/null || echo 0)
+if awk -v l="$load" -v j="$jobs" 'BEGIN { exit !(l > j / 2) }'; then
+    echo "warning: load average $load on $jobs CPUs; timings will be noisy" >&2
+fi
+
+# Round 1 warms caches for both sides, round 2 is the measurement. Baseline and tool alternate so
+# that a change in background load skews both rather than one.
+baseline_times=()
+for round in 1 2; do
     start=$(now)
-    if ! run_tool "$round"; then
-        echo "error: \`$tool llm-bench validate\` failed ($round run):" >&2
-        tail -n 40 "$work/tool-$round.log" >&2
+    run_baseline || baseline_failed "$round"
+    baseline_times+=("$(elapsed "$start" "$(now)")")
+
+    [[ ${BENCH_BASELINE_ONLY:-0} == 1 ]] && continue
+    label=$([[ $round == 1 ]] && echo warmup || echo timed)
+    start=$(now)
+    if ! run_tool "$label"; then
+        echo "error: \`$tool llm-bench validate\` failed ($label run):" >&2
+        tail -n 40 "$work/tool-$label.log" >&2
         exit 1
     fi
     tool_time=$(elapsed "$start" "$(now)")
 done
+# Round 2 normally wins (warm caches); take the better of the two all the same.
+baseline=$(printf '%s\n' "${baseline_times[@]}" | sort -g | head -n 1)
+
+if [[ ${BENCH_BASELINE_ONLY:-0} == 1 ]]; then
+    echo "cases=$cases jobs=$jobs baseline=${baseline}s (rounds: ${baseline_times[*]})"
+    exit 0
+fi
 
 ratio=$(awk -v t="$tool_time" -v b="$baseline" 'BEGIN { printf "%.2f", (b > 0 ? t / b : 0) }')
-verdict=$(awk -v t="$tool_time" -v b="$baseline" -v x="$target" 'BEGIN { print (t <= x * b ? "PASS" : "FAIL") }')
-echo "cases=$cases jobs=$jobs baseline=${baseline}s tool=${tool_time}s ratio=$ratio (target <= $target): $verdict"
+verdict=$(awk -v t="$tool_time" -v b="$baseline" -v x="$target" \
+    'BEGIN { print (t <= x * b ? "PASS" : "FAIL") }')
+echo "cases=$cases jobs=$jobs baseline=${baseline}s tool=${tool_time}s ratio=$ratio" \
+    "(target <= $target): $verdict"
 [[ $verdict == PASS ]]

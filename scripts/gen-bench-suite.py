@@ -279,7 +279,14 @@ def t_running_extreme(name, v):
 
 def t_dedup_sorted(name, v):
     data = pick(
-        [[1, 1, 2, 3, 3, 3, 4], [-3, -3, 0, 0, 0, 5], [7, 7, 7], [1, 2, 2, 3], [2, 4, 4, 6, 8, 8]], v
+        [
+            [1, 1, 2, 3, 3, 3, 4],
+            [-3, -3, 0, 0, 0, 5],
+            [7, 7, 7],
+            [1, 2, 2, 3],
+            [2, 4, 4, 6, 8, 8],
+        ],
+        v,
     )
     out = [x for i, x in enumerate(data) if i == 0 or data[i - 1] != x]
     ref = f"""pub fn {name}(v: &[i32]) -> Vec<i32> {{

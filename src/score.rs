@@ -43,11 +43,11 @@ pub fn attempt_score(weights: &Weights, stages: &[Stage], outcomes: &[StageOutco
     if total <= 0.0 {
         return 0.0;
     }
-    let earned: f64 = outcomes
+    // A fold from +0.0, because an empty f64 sum is -0.0 and would print as "-0".
+    let earned = outcomes
         .iter()
         .filter(|outcome| outcome.passed && stages.contains(&outcome.stage))
-        .map(|outcome| weights.of(outcome.stage))
-        .sum();
+        .fold(0.0, |earned, outcome| earned + weights.of(outcome.stage));
     earned / total
 }
 

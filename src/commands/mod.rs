@@ -7,6 +7,7 @@ use crate::cli::{CaseOverrides, Settings};
 use crate::error::{bad_input, ExitKind};
 use crate::sandbox::Sandbox;
 use crate::suite::{self, Suite};
+use anyhow::Context;
 
 /// Loads every suite, reporting the problems of all of them before giving up.
 fn load_suites(settings: &Settings, overrides: &CaseOverrides) -> anyhow::Result<Vec<Suite>> {
@@ -44,8 +45,12 @@ fn load_suites(settings: &Settings, overrides: &CaseOverrides) -> anyhow::Result
 }
 
 fn sandbox(settings: &Settings) -> anyhow::Result<Sandbox> {
-    std::fs::create_dir_all(&settings.scratch_dir)?;
-    Ok(Sandbox::new(&settings.scratch_dir, settings.jobs))
+    Sandbox::open(&settings.scratch_dir, settings.jobs).with_context(|| {
+        format!(
+            "cannot open the scratch folder {}",
+            settings.scratch_dir.display()
+        )
+    })
 }
 
 /// What a finished command tells `main`.

@@ -69,7 +69,7 @@ mod tests {
 
     fn sandbox() -> (tempfile::TempDir, Sandbox) {
         let dir = tempfile::tempdir().unwrap();
-        let sandbox = Sandbox::new(dir.path(), 1);
+        let sandbox = Sandbox::open(dir.path(), 1).unwrap();
         (dir, sandbox)
     }
 

@@ -17,13 +17,15 @@ use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
 /// Where scratch work goes, how parallel it may be, and the environment builds see.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Sandbox {
     /// `target/llm-bench` of the user's workspace.
     pub root: PathBuf,
     pub jobs: usize,
     build_env: Vec<(OsString, OsString)>,
     cargo: OsString,
+    /// Held while the sandbox lives: two runs in one target dir would share scratch crates.
+    _lock: std::fs::File,
 }
 
 /// Variables a cargo build needs to find the toolchain; everything else, secrets included,
@@ -38,7 +40,11 @@ const PASSED_TO_BUILDS: &[&str] = &[
 ];
 
 impl Sandbox {
-    pub fn new(root: &Path, jobs: usize) -> Sandbox {
+    /// Opens the sandbox under `root`, waiting for any other run that holds it.
+    pub fn open(root: &Path, jobs: usize) -> std::io::Result<Sandbox> {
+        std::fs::create_dir_all(root)?;
+        let lock = std::fs::File::create(root.join(".lock"))?;
+        lock.lock()?;
         let mut build_env: Vec<(OsString, OsString)> = PASSED_TO_BUILDS
             .iter()
             .filter_map(|name| std::env::var_os(name).map(|value| (OsString::from(name), value)))
@@ -54,12 +60,13 @@ impl Sandbox {
         );
         // Inside `cargo llm-bench`, cargo tells us which cargo binary it is.
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-        Sandbox {
+        Ok(Sandbox {
             root: root.to_owned(),
             jobs: jobs.max(1),
             build_env,
             cargo,
-        }
+            _lock: lock,
+        })
     }
 
     /// The environment for toolchain processes (cargo, rustc, rustfmt).

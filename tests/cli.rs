@@ -1,0 +1,467 @@
+//! Runs the real `cargo-llm-bench` binary on fixture projects with a scrubbed environment.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
+}
+
+/// A throwaway cargo project to run the tool in.
+struct Project {
+    dir: tempfile::TempDir,
+}
+
+impl Project {
+    fn new() -> Project {
+        Project::with_manifest_extra("")
+    }
+
+    fn with_manifest_extra(extra: &str) -> Project {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join("Cargo.toml"),
+            format!("[package]\nname = \"fixture-project\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{extra}"),
+        )
+        .unwrap();
+        std::fs::create_dir(dir.path().join("src")).unwrap();
+        std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
+        Project { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Runs `cargo llm-bench ARGS` as cargo would: `llm-bench` first, in the project.
+    fn run(&self, args: &[&str]) -> Output {
+        self.run_with_env(args, &[])
+    }
+
+    fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-llm-bench"));
+        command
+            .arg("llm-bench")
+            .args(args)
+            .current_dir(self.path())
+            .env_clear();
+        for name in [
+            "PATH",
+            "HOME",
+            "CARGO_HOME",
+            "RUSTUP_HOME",
+            "RUSTUP_TOOLCHAIN",
+        ] {
+            if let Some(value) = std::env::var_os(name) {
+                command.env(name, value);
+            }
+        }
+        command.env("NO_COLOR", "1").envs(env.iter().copied());
+        command.output().unwrap()
+    }
+
+    fn reports(&self) -> Vec<PathBuf> {
+        let dir = self.path().join("logs/benchmarks");
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default();
+        paths.sort();
+        paths
+    }
+}
+
+fn suite(name: &str) -> String {
+    fixtures().join("suites").join(name).display().to_string()
+}
+
+fn replay_dir() -> String {
+    format!("replay:{}", fixtures().join("replay").display())
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+fn today() -> String {
+    chrono::Utc::now().format("%Y%m%d").to_string()
+}
+
+#[test]
+fn validate_passes_every_reference_of_a_sound_suite() {
+    let project = Project::new();
+    let output = project.run(&["validate", "--suite", &suite("fixture.yaml")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(
+        stdout(&output).contains("7 of 7 references pass every stage"),
+        "{}",
+        stdout(&output)
+    );
+}
+
+#[test]
+fn validate_reports_each_broken_reference_with_its_stage_and_exits_1() {
+    let project = Project::new();
+    let output = project.run(&["validate", "--suite", &suite("broken.yaml")]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("FAIL broken/type-error at compile"), "{text}");
+    assert!(text.contains("E0277"), "{text}");
+    assert!(text.contains("FAIL broken/wrong-answer at test"), "{text}");
+    assert!(!text.contains("FAIL broken/fine"), "{text}");
+    assert!(
+        text.contains("1 of 3 references pass every stage"),
+        "{text}"
+    );
+}
+
+#[test]
+fn validate_speaks_json_for_machines() {
+    let project = Project::new();
+    let output = project.run(&[
+        "validate",
+        "--suite",
+        &suite("broken.yaml"),
+        "--format",
+        "json",
+    ]);
+    let json: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(json["cases"], 3);
+    let failed: Vec<(&str, &str)> = json["failed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| (f["case"].as_str().unwrap(), f["stage"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        failed,
+        [("type-error", "compile"), ("wrong-answer", "test")]
+    );
+}
+
+#[test]
+fn a_reference_run_writes_both_reports_prints_the_table_and_passes_its_gate() {
+    let project = Project::new();
+    let output = project.run(&[
+        "run",
+        "--suite",
+        &suite("fixture.yaml"),
+        "--model",
+        "reference",
+        "--min-score",
+        "0.9",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let stem = format!("report_reference_reference_{}", today());
+    let names: Vec<String> = project
+        .reports()
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, [format!("{stem}.csv"), format!("{stem}.json")]);
+    let table = stdout(&output);
+    assert!(
+        table.contains("reference") && table.contains("1.000") && table.contains("100%"),
+        "{table}"
+    );
+    let csv = std::fs::read_to_string(project.path().join(format!("logs/benchmarks/{stem}.csv")))
+        .unwrap();
+    assert_eq!(csv.lines().count(), 1 + 7);
+}
+
+#[test]
+fn run_is_the_default_command_and_reads_the_config_from_cargo_toml() {
+    let suite_path = suite("fixture.yaml");
+    let project = Project::with_manifest_extra(&format!("[package.metadata.llm-bench]\nsuites = [\"{suite_path}\"]\nmodels = [\"reference\"]\nmin-score = 0.99\noutput = \"reports\"\n"));
+    let output = project.run(&[]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert!(project
+        .path()
+        .join(format!(
+            "reports/report_reference_reference_{}.json",
+            today()
+        ))
+        .is_file());
+}
+
+#[test]
+fn a_score_below_min_score_fails_the_gate_with_exit_1() {
+    let project = Project::new();
+    let output = project.run(&[
+        "--suite",
+        &suite("fixture.yaml"),
+        "--model",
+        &replay_dir(),
+        "--min-score",
+        "0.9",
+    ]);
+    assert_eq!(output.status.code(), Some(1), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("below --min-score 0.9"),
+        "{}",
+        stderr(&output)
+    );
+}
+
+#[test]
+fn a_second_run_on_the_same_day_keeps_the_first_report() {
+    let project = Project::new();
+    for _ in 0..2 {
+        let output = project.run(&[
+            "--suite",
+            &suite("fixture.yaml"),
+            "--model",
+            "reference",
+            "--jobs",
+            "1",
+        ]);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    }
+    let stem = format!("report_reference_reference_{}", today());
+    for name in [
+        format!("{stem}.json"),
+        format!("{stem}-2.json"),
+        format!("{stem}.csv"),
+        format!("{stem}-2.csv"),
+    ] {
+        assert!(
+            project.path().join("logs/benchmarks").join(&name).is_file(),
+            "{name} is missing"
+        );
+    }
+}
+
+/// Runs the recorded answers and returns the JSON report.
+fn replay_report(project: &Project) -> Value {
+    let output = project.run_with_env(
+        &[
+            "--suite",
+            &suite("fixture.yaml"),
+            "--model",
+            &replay_dir(),
+            "--format",
+            "json",
+        ],
+        &[("OPENAI_API_KEY", "sk-must-not-leak")],
+    );
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let json_path = project
+        .reports()
+        .into_iter()
+        .find(|p| p.extension().is_some_and(|e| e == "json"))
+        .unwrap();
+    let report: Value = serde_json::from_str(&std::fs::read_to_string(json_path).unwrap()).unwrap();
+    let printed: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(printed[0]["summary"]["runs"], report["summary"]["runs"]);
+    report
+}
+
+fn case<'a>(report: &'a Value, id: &str) -> &'a Value {
+    report["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["case"] == id)
+        .unwrap()
+}
+
+fn final_stages(case: &Value) -> Vec<(String, bool)> {
+    let attempts = case["attempts"].as_array().unwrap();
+    attempts.last().unwrap()["stages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["stage"].as_str().unwrap().to_owned(),
+                s["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn recorded_answers_fail_exactly_the_stage_they_break() {
+    let project = Project::new();
+    let report = replay_report(&project);
+    let stages = |id| final_stages(case(&report, id));
+    let pass = |name: &str| (name.to_owned(), true);
+    let fail = |name: &str| (name.to_owned(), false);
+    assert_eq!(stages("greet"), [fail("format")]);
+    assert_eq!(stages("repeat"), [pass("format"), fail("compile")]);
+    assert_eq!(
+        stages("spin"),
+        [pass("format"), pass("compile"), fail("test")]
+    );
+    assert_eq!(
+        stages("clamp"),
+        [
+            pass("format"),
+            pass("compile"),
+            pass("test"),
+            fail("coverage")
+        ]
+    );
+    assert_eq!(
+        stages("add"),
+        [
+            pass("format"),
+            pass("compile"),
+            pass("test"),
+            pass("coverage")
+        ]
+    );
+
+    let repeat = &case(&report, "repeat")["attempts"][0]["stages"][1];
+    assert_eq!(repeat["error_codes"], serde_json::json!(["E0308"]));
+    let spin = &case(&report, "spin")["attempts"][0]["stages"][2];
+    assert!(
+        spin["diagnostics"]
+            .as_str()
+            .unwrap()
+            .contains("timed out after 3s"),
+        "{spin}"
+    );
+}
+
+#[test]
+fn a_failed_answer_is_repaired_from_its_diagnostics() {
+    let project = Project::new();
+    let report = replay_report(&project);
+    let sign = case(&report, "sign");
+    assert_eq!(sign["repairs"], 1);
+    assert_eq!(sign["first_try_passed"], false);
+    assert_eq!(sign["passed"], true);
+    assert_eq!(sign["attempts"][0]["stages"][0]["already_formatted"], false);
+}
+
+#[test]
+fn generated_code_does_not_see_the_callers_secrets() {
+    let project = Project::new();
+    let report = replay_report(&project);
+    assert_eq!(case(&report, "secret")["passed"], true);
+    let text = report.to_string();
+    assert!(!text.contains("sk-must-not-leak"));
+}
+
+#[test]
+fn the_scored_replay_report_matches_its_snapshot() {
+    let project = Project::new();
+    let report = replay_report(&project);
+    insta::with_settings!({
+        snapshot_path => "../snapshots",
+        prepend_module_to_snapshot => false,
+        filters => vec![
+            (r"\(\d+\) panicked", "(ID) panicked"),
+            (r"/[^\s\x22]*/fixtures/", "[FIXTURES]/"),
+            (r"_[^\s\x22]*fixtures_replay", "_[FIXTURES]_replay"),
+        ],
+    }, {
+        insta::assert_json_snapshot!("replay_report", report, {
+            ".created" => "[created]",
+            ".rustc" => "[rustc]",
+            ".summary.total_ms" => "[ms]",
+            ".summary.generation_ms" => "[ms]",
+            ".cases[].attempts[].metrics.generation_ms" => "[ms]",
+            ".cases[].attempts[].stages[].duration_ms" => "[ms]",
+        });
+    });
+}
+
+#[test]
+fn every_problem_of_an_invalid_suite_is_named_with_file_line_column_and_key() {
+    let project = Project::new();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(fixtures().join("suites/invalid"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    names.sort();
+    for path in names {
+        let output = project.run(&["validate", "--suite", &path.display().to_string()]);
+        assert_eq!(output.status.code(), Some(2), "{}", path.display());
+        let text = stderr(&output).replace(&fixtures().display().to_string(), "[FIXTURES]");
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        insta::with_settings!({ snapshot_path => "../snapshots", prepend_module_to_snapshot => false }, {
+            insta::assert_snapshot!(format!("invalid_{name}"), text);
+        });
+    }
+}
+
+#[test]
+fn bad_flags_exit_2_with_a_hint() {
+    let project = Project::new();
+    let fixture = suite("fixture.yaml");
+    for args in [
+        vec!["--suite", "missing.yaml", "--model", "reference"],
+        vec![
+            "--suite",
+            &fixture,
+            "--model",
+            "reference",
+            "--samples",
+            "0",
+        ],
+        vec![
+            "--suite",
+            &fixture,
+            "--model",
+            "reference",
+            "--min-score",
+            "1.5",
+        ],
+        vec!["--suite", &fixture, "--model", "nocolon"],
+        vec!["--suite", &fixture, "--no-such-flag"],
+    ] {
+        let output = project.run(&args);
+        assert_eq!(
+            output.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+        assert!(
+            stderr(&output).starts_with("error"),
+            "{args:?}: {}",
+            stderr(&output)
+        );
+    }
+}
+
+#[test]
+fn a_provider_that_cannot_be_used_exits_3() {
+    let project = Project::new();
+    for model in ["replay:/no/such/folder", "nosuch:model"] {
+        let output = project.run(&["--suite", &suite("fixture.yaml"), "--model", model]);
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{model}: {}",
+            stderr(&output)
+        );
+    }
+    assert!(
+        project.reports().is_empty(),
+        "no report for a run that never started"
+    );
+}
+
+#[test]
+fn an_invalid_config_names_its_file_line_and_column() {
+    let project = Project::new();
+    std::fs::write(
+        project.path().join("llm-bench.toml"),
+        "models = [\"reference\"]\nmin-scroe = 0.5\n",
+    )
+    .unwrap();
+    let output = project.run(&["--suite", &suite("fixture.yaml")]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        stderr(&output).contains("llm-bench.toml:2:1"),
+        "{}",
+        stderr(&output)
+    );
+}
