@@ -27,6 +27,10 @@ if [[ $# -gt 1 || ${1:-} == -h || ${1:-} == --help ]]; then
     [[ $# -gt 1 ]] && exit 2 || exit 0
 fi
 
+if [[ $# -eq 1 && ! -f $1 ]]; then
+    echo "error: no such suite: $1" >&2
+    exit 2
+fi
 if [[ ${BENCH_BASELINE_ONLY:-0} != 1 ]]; then
     if [[ $tool == */* ]]; then
         # A path: make it absolute, since the tool runs from the scratch project.

@@ -133,7 +133,7 @@ def block(key, text, key_indent):
     """`key: |N` followed by text as a literal block scalar indented to INDENT."""
     for char in text:
         code = ord(char)
-        if (code < 0x20 and char not in "\n\t") or 0x7F <= code <= 0x9F or char in "\ufeff":
+        if (code < 0x20 and char not in "\n\t") or 0x7F <= code <= 0x9F or char == "\ufeff":
             # Not printable in YAML: fall back to a double-quoted scalar.
             return f"{' ' * key_indent}{key}: {quote(text)}\n"
     if not text:

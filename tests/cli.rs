@@ -356,7 +356,6 @@ fn the_scored_replay_report_matches_its_snapshot() {
         snapshot_path => "../snapshots",
         prepend_module_to_snapshot => false,
         filters => vec![
-            (r"\(\d+\) panicked", "(ID) panicked"),
             (r"/[^\s\x22]*/fixtures/", "[FIXTURES]/"),
             (r"_[^\s\x22]*fixtures_replay", "_[FIXTURES]_replay"),
         ],

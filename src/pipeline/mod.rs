@@ -404,12 +404,14 @@ fn failed(stage: Stage, started: Instant, detail: StageDetail, why: &str) -> Sta
     }
 }
 
-/// libtest's summary says how many tests of *other* answers the filter skipped, and a time:
-/// neither says anything about this answer, and both would make reports unstable.
+/// libtest's summary says how many tests of *other* answers the filter skipped, and a time;
+/// panic messages name a thread id. None says anything about this answer, and all would make
+/// reports unstable from run to run.
 fn without_batch_artifacts(output: &str) -> String {
     output
         .lines()
         .map(|line| match line.strip_prefix("test result: ") {
+            None if line.starts_with("thread '") => without_thread_id(line),
             Some(summary) => {
                 let kept: Vec<&str> = summary
                     .split("; ")
@@ -425,6 +427,20 @@ fn without_batch_artifacts(output: &str) -> String {
         .join("\n")
 }
 
+/// `thread 'tests::a' (4242) panicked at …` → `thread 'tests::a' panicked at …`.
+fn without_thread_id(line: &str) -> String {
+    let Some(open) = line.find("' (") else {
+        return line.to_owned();
+    };
+    let rest = &line[open + 3..];
+    match rest.find(") ") {
+        Some(close) if rest[..close].bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{}' {}", &line[..open], &rest[close + 2..])
+        }
+        _ => line.to_owned(),
+    }
+}
+
 /// The first lines of a tool's output, with a note of how much was left out.
 pub fn trim(text: &str) -> String {
     let lines: Vec<&str> = text.trim().lines().collect();
@@ -436,4 +452,32 @@ pub fn trim(text: &str) -> String {
         lines[..DIAGNOSTIC_LINES].join("\n"),
         lines.len() - DIAGNOSTIC_LINES
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_output_loses_what_batching_and_threads_put_in_it() {
+        let output = "thread 'tests::a' (4242) panicked at src/lib.rs:3:9:\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 40 filtered out; finished in 0.01s";
+        assert_eq!(
+            without_batch_artifacts(output),
+            "thread 'tests::a' panicked at src/lib.rs:3:9:\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured"
+        );
+    }
+
+    #[test]
+    fn a_thread_name_with_parentheses_is_left_alone() {
+        let line = "thread 'tests::odd (x) name' panicked at src/lib.rs:1:1:";
+        assert_eq!(without_thread_id(line), line);
+    }
+
+    #[test]
+    fn long_diagnostics_are_trimmed_with_a_count() {
+        let text: String = (0..100).map(|n| format!("line {n}\n")).collect();
+        let trimmed = trim(&text);
+        assert_eq!(trimmed.lines().count(), DIAGNOSTIC_LINES + 1);
+        assert!(trimmed.ends_with("... (40 more lines)"));
+    }
 }

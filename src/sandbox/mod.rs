@@ -24,6 +24,8 @@ pub struct Sandbox {
     pub jobs: usize,
     build_env: Vec<(OsString, OsString)>,
     cargo: OsString,
+    /// Whether test processes get a network namespace of their own on this machine.
+    pub network_isolated: bool,
     /// Held while the sandbox lives: two runs in one target dir would share scratch crates.
     _lock: std::fs::File,
 }
@@ -65,6 +67,7 @@ impl Sandbox {
             jobs: jobs.max(1),
             build_env,
             cargo,
+            network_isolated: process::network_isolation(),
             _lock: lock,
         })
     }

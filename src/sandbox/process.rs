@@ -135,11 +135,13 @@ pub fn run(job: &Job) -> std::io::Result<Finished> {
 
 #[expect(
     unsafe_code,
-    reason = "setrlimit must run in the child between fork and exec"
+    reason = "limits and namespaces must be set in the child between fork and exec"
 )]
 fn apply_limits(command: &mut Command, limits: Limits) {
+    use nix::sched::{unshare, CloneFlags};
     use nix::sys::resource::{setrlimit, Resource};
-    // SAFETY: the closure only calls setrlimit, which is async-signal-safe, and allocates nothing.
+    // SAFETY: the closure only makes system calls (setrlimit, unshare), which are
+    // async-signal-safe, and allocates nothing.
     unsafe {
         command.pre_exec(move || {
             let set =
@@ -148,8 +150,33 @@ fn apply_limits(command: &mut Command, limits: Limits) {
             set(Resource::RLIMIT_FSIZE, limits.file_bytes)?;
             set(Resource::RLIMIT_CPU, limits.cpu_seconds)?;
             set(Resource::RLIMIT_CORE, 0)?;
+            // A network namespace of its own holds only a loopback that is down: no traffic
+            // leaves. Without root, a user namespace grants the right to make one. Where
+            // neither is allowed the process runs unisolated; `network_isolation` tells.
+            if unshare(CloneFlags::CLONE_NEWNET).is_err() {
+                let _ = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET);
+            }
             Ok(())
         });
+    }
+}
+
+/// Whether processes with limits really get a network namespace of their own here.
+pub fn network_isolation() -> bool {
+    let job = Job::new("/bin/sh", Path::new("/"), Duration::from_secs(10))
+        .arg("-c")
+        .arg("readlink /proc/self/ns/net")
+        .limits(Limits {
+            memory_bytes: 1 << 30,
+            file_bytes: 1 << 20,
+            cpu_seconds: 10,
+        });
+    let own = std::fs::read_link("/proc/self/ns/net").ok();
+    match (run(&job), own) {
+        (Ok(finished), Some(own)) => {
+            finished.success() && finished.stdout.trim() != own.to_string_lossy()
+        }
+        _ => false,
     }
 }
 
@@ -263,6 +290,28 @@ mod tests {
         let finished = run(&job).unwrap();
         assert_eq!(finished.stdout.len(), 1000);
         assert!(finished.truncated);
+    }
+
+    #[test]
+    fn limited_processes_cannot_reach_the_network() {
+        if !network_isolation() {
+            eprintln!("skipped: this machine allows no network namespaces");
+            return;
+        }
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let job = Job::new("/bin/bash", Path::new("/"), Duration::from_secs(10))
+            .arg("-c")
+            .arg(format!(
+                "echo hi > /dev/tcp/127.0.0.1/{port} && echo connected"
+            ))
+            .limits(Limits {
+                memory_bytes: 1 << 30,
+                file_bytes: 1 << 20,
+                cpu_seconds: 10,
+            });
+        let finished = run(&job).unwrap();
+        assert!(!finished.stdout.contains("connected"), "{finished:?}");
     }
 
     #[test]
