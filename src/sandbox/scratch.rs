@@ -13,6 +13,9 @@ use std::time::Duration;
 /// the chunks of a run keep every core busy.
 const MAX_CHUNK: usize = 40;
 
+/// The most of cargo's output kept: far more than any real build prints.
+const CARGO_OUTPUT_CAP: usize = 512 << 20;
+
 /// Dependencies get this long to download and build before any answer is compiled.
 const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(900);
 
@@ -206,6 +209,9 @@ impl Sandbox {
         let mut job = Job::new(self.cargo(), workspace, timeout)
             .envs(self.build_env())
             .env("CARGO_TARGET_DIR", target_dir);
+        // Cargo's JSON is how results come back: cutting it would lose whole answers.
+        // A thousand answers with a dozen warnings each print tens of megabytes.
+        job.output_cap = CARGO_OUTPUT_CAP;
         // `cargo test --no-run` has no `--keep-going`; `cargo build --tests` builds the same
         // test harnesses and has.
         job = match kind {
