@@ -464,3 +464,71 @@ fn an_invalid_config_names_its_file_line_and_column() {
         stderr(&output)
     );
 }
+
+#[test]
+fn hostile_answers_fail_their_own_tests_and_leave_their_neighbours_alone() {
+    let project = Project::new();
+    let output = project.run(&[
+        "--suite",
+        &suite("hostile.yaml"),
+        "--model",
+        &replay_dir(),
+        "--format",
+        "json",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let reports: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let report = &reports[0];
+    let verdict = |id| case(report, id)["passed"].as_bool().unwrap();
+    for id in [
+        "exit-early",
+        "fake-report",
+        "memory-hog",
+        "disk-filler",
+        "stack-overflow",
+    ] {
+        assert!(!verdict(id), "{id} must fail its tests");
+        assert_eq!(
+            final_stages(case(report, id)).last().unwrap().0,
+            "test",
+            "{id}"
+        );
+    }
+    assert!(verdict("honest-neighbour"));
+    // A flood of output is capped, not fatal: the answer is right, so it passes.
+    assert!(verdict("output-flood"));
+    let disk = case(report, "disk-filler")["attempts"][0]["stages"][2]["diagnostics"]
+        .as_str()
+        .unwrap();
+    assert!(disk.contains("killed by signal 25"), "{disk}");
+}
+
+#[test]
+fn megabytes_of_compiler_output_lose_no_answer() {
+    // Each answer draws 150 warnings; cargo's JSON for the batch runs to megabytes.
+    let mut yaml =
+        String::from("suite: noisy\ndefaults:\n  stages: [format, compile, test]\ncases:\n");
+    for n in 0..60 {
+        yaml.push_str(&format!("  - id: noisy-{n}\n    prompt: p\n    reference: |\n      pub fn value_{n}() -> u32 {{\n"));
+        for i in 0..150 {
+            yaml.push_str(&format!("          let unused_{i} = {i};\n"));
+        }
+        yaml.push_str(&format!("          {n}\n      }}\n    tests: |\n      #[test]\n      fn value_is_right() {{\n          assert_eq!(value_{n}(), {n});\n      }}\n"));
+    }
+    let project = Project::new();
+    let path = project.path().join("noisy.yaml");
+    std::fs::write(&path, yaml).unwrap();
+    let output = project.run(&["validate", "--suite", &path.display().to_string()]);
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&output),
+        stderr(&output)
+    );
+    assert!(
+        stdout(&output).contains("60 of 60 references pass every stage"),
+        "{}",
+        stdout(&output)
+    );
+}
