@@ -106,7 +106,13 @@ impl Sandbox {
             output = format!("{}\n{}", finished.stdout.trim(), finished.stderr.trim());
         }
         if finished.timed_out() {
-            output = format!("the tests timed out after {}s\n{output}", timeout.as_secs());
+            let mut unfinished: Vec<&str> = selected.difference(&passed_names).copied().collect();
+            unfinished.sort_unstable();
+            output = format!(
+                "the tests timed out after {}s; unfinished: {}\n{output}",
+                timeout.as_secs(),
+                unfinished.join(", ").replace(filter, "")
+            );
         } else if let Some(status) = finished.status.filter(|status| !status.success()) {
             use std::os::unix::process::ExitStatusExt;
             if let Some(signal) = status.signal() {
