@@ -98,11 +98,44 @@ impl<'a> Funnel<'a> {
     }
 
     fn run(mut self) -> anyhow::Result<Vec<Vec<StageOutcome>>> {
+        self.reject_empty();
         self.format()?;
         self.compile()?;
         let tested = self.test()?;
         self.coverage(tested);
         Ok(self.outcomes)
+    }
+
+    /// An answer without code fails its first stage, whichever that is: an empty file would
+    /// otherwise compile.
+    fn reject_empty(&mut self) {
+        for (index, submission) in self.submissions.iter().enumerate() {
+            let Some(&stage) = submission.case.settings.stages.first() else {
+                continue;
+            };
+            if submission.code.trim().is_empty() {
+                let detail = match stage {
+                    Stage::Format => StageDetail::Format {
+                        already_formatted: false,
+                    },
+                    Stage::Compile => StageDetail::Compile {
+                        error_codes: Vec::new(),
+                        warnings: 0,
+                    },
+                    Stage::Test | Stage::Coverage => StageDetail::Test {
+                        passed: 0,
+                        total: 0,
+                    },
+                };
+                self.outcomes[index].push(StageOutcome {
+                    stage,
+                    passed: false,
+                    elapsed: Duration::ZERO,
+                    detail,
+                    diagnostics: "the answer holds no code".to_owned(),
+                });
+            }
+        }
     }
 
     fn format(&mut self) -> anyhow::Result<()> {
@@ -112,19 +145,6 @@ impl<'a> Funnel<'a> {
             .map(|&index| {
                 let Submission { code, case } = self.submissions[index];
                 let started = Instant::now();
-                if code.trim().is_empty() {
-                    return Ok((
-                        index,
-                        failed(
-                            Stage::Format,
-                            started,
-                            StageDetail::Format {
-                                already_formatted: false,
-                            },
-                            "the answer holds no code",
-                        ),
-                    ));
-                }
                 let formatted =
                     self.sandbox
                         .rustfmt(code, &case.settings.edition, case.settings.timeout)?;
@@ -394,16 +414,6 @@ impl<'a> Funnel<'a> {
     }
 }
 
-fn failed(stage: Stage, started: Instant, detail: StageDetail, why: &str) -> StageOutcome {
-    StageOutcome {
-        stage,
-        passed: false,
-        elapsed: started.elapsed(),
-        detail,
-        diagnostics: why.to_owned(),
-    }
-}
-
 /// libtest's summary says how many tests of *other* answers the filter skipped, and a time;
 /// panic messages name a thread id. None says anything about this answer, and all would make
 /// reports unstable from run to run.
@@ -471,6 +481,30 @@ mod tests {
     fn a_thread_name_with_parentheses_is_left_alone() {
         let line = "thread 'tests::odd (x) name' panicked at src/lib.rs:1:1:";
         assert_eq!(without_thread_id(line), line);
+    }
+
+    #[test]
+    fn an_answer_without_code_fails_its_first_stage_even_without_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::open(dir.path(), 1).unwrap();
+        let mut case = crate::suite::parse(
+            std::path::Path::new("s.yaml"),
+            "cases:\n  - id: a\n    prompt: p\n    reference: r\n    tests: \"#[test] fn t() {}\"\n",
+        )
+        .unwrap()
+        .cases
+        .remove(0);
+        case.settings.stages = vec![Stage::Compile, Stage::Test];
+        let submissions = [Submission {
+            code: "  \n",
+            case: &case,
+        }];
+        let outcomes = score(&sandbox, &submissions).unwrap();
+        assert_eq!(outcomes[0].len(), 1);
+        assert_eq!(
+            (outcomes[0][0].stage, outcomes[0][0].passed),
+            (Stage::Compile, false)
+        );
     }
 
     #[test]
