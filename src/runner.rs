@@ -11,7 +11,7 @@ use crate::provider::{
 };
 use crate::sandbox::Sandbox;
 use crate::score;
-use crate::suite::{Case, Mode, Suite};
+use crate::suite::{Case, Mode, Stage, Suite};
 use std::time::{Duration, Instant};
 
 /// Something worth showing while a run goes on.
@@ -25,6 +25,11 @@ pub enum Event {
     Generated {
         model: String,
         case: String,
+    },
+    /// A stage starts on this many attempts of the round.
+    StageStarted {
+        stage: Stage,
+        attempts: usize,
     },
     /// The round's batch of attempts went through the stages.
     RoundScored {
@@ -115,7 +120,7 @@ pub fn run(
     sandbox: &Sandbox,
     plan: &Plan,
     contestants: &[Contestant],
-    on_event: &dyn Fn(Event),
+    on_event: &(dyn Fn(Event) + Sync),
 ) -> Result<Vec<ModelRun>, RunError> {
     let mut open = Vec::new();
     for (contestant, _) in contestants.iter().enumerate() {
@@ -200,7 +205,9 @@ pub fn run(
                 case: case_of(plan, &open[*index].run),
             })
             .collect();
-        let outcomes = pipeline::score(sandbox, &submissions)?;
+        let outcomes = pipeline::score(sandbox, &submissions, &|stage, attempts| {
+            on_event(Event::StageStarted { stage, attempts })
+        })?;
         let scoring_time = scoring_started.elapsed();
         drop(submissions);
 

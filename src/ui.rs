@@ -48,9 +48,9 @@ impl Progress {
             Event::Generated { model, case } => {
                 self.bar.inc(1);
                 self.bar.set_message(format!("{model} {case}"));
-                if self.bar.position() == self.bar.length().unwrap_or(0) {
-                    self.bar.set_message("format, compile, test, coverage");
-                }
+            }
+            Event::StageStarted { stage, attempts } => {
+                self.bar.set_message(format!("{stage}: {attempts} answers"));
             }
             Event::RoundScored {
                 round,

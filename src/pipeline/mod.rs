@@ -9,7 +9,7 @@ use crate::sandbox::coverage::{self, CoverageQuery};
 use crate::sandbox::{BuildKind, BuildOutcome, Member, Sandbox};
 use crate::suite::{Case, Stage};
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
@@ -58,34 +58,42 @@ pub enum StageDetail {
 
 /// Scores a batch of submissions; the result has one list of stage outcomes per submission,
 /// in the order of the funnel, ending at the first stage that failed.
+/// `on_stage(stage, n)` is told as each stage starts on its `n` attempts.
 pub fn score(
     sandbox: &Sandbox,
     submissions: &[Submission],
+    on_stage: &(dyn Fn(Stage, usize) + Sync),
 ) -> anyhow::Result<Vec<Vec<StageOutcome>>> {
     let pool = rayon::ThreadPoolBuilder::new()
         .num_threads(sandbox.jobs)
         .build()?;
-    pool.install(|| Funnel::new(sandbox, submissions).run())
+    pool.install(|| Funnel::new(sandbox, submissions, on_stage).run())
 }
 
 struct Funnel<'a> {
     sandbox: &'a Sandbox,
     submissions: &'a [Submission<'a>],
     outcomes: Vec<Vec<StageOutcome>>,
+    on_stage: &'a (dyn Fn(Stage, usize) + Sync),
 }
 
 impl<'a> Funnel<'a> {
-    fn new(sandbox: &'a Sandbox, submissions: &'a [Submission<'a>]) -> Self {
+    fn new(
+        sandbox: &'a Sandbox,
+        submissions: &'a [Submission<'a>],
+        on_stage: &'a (dyn Fn(Stage, usize) + Sync),
+    ) -> Self {
         Funnel {
             sandbox,
             submissions,
             outcomes: vec![Vec::new(); submissions.len()],
+            on_stage,
         }
     }
 
-    /// Submissions that passed every stage so far and have `stage` to run.
+    /// Submissions that passed every stage so far and have `stage` to run; tells `on_stage`.
     fn due(&self, stage: Stage) -> Vec<usize> {
-        (0..self.submissions.len())
+        let due: Vec<usize> = (0..self.submissions.len())
             .filter(|&index| {
                 self.submissions[index]
                     .case
@@ -94,7 +102,9 @@ impl<'a> Funnel<'a> {
                     .contains(&stage)
             })
             .filter(|&index| self.outcomes[index].iter().all(|outcome| outcome.passed))
-            .collect()
+            .collect();
+        (self.on_stage)(stage, due.len());
+        due
     }
 
     fn run(mut self) -> anyhow::Result<Vec<Vec<StageOutcome>>> {
@@ -325,25 +335,17 @@ impl<'a> Funnel<'a> {
     }
 
     fn coverage(&mut self, tested: Vec<BuildOutcome>) {
+        let due: HashSet<usize> = self.due(Stage::Coverage).into_iter().collect();
         let mut by_binary: HashMap<PathBuf, Vec<(usize, PathBuf)>> = HashMap::new();
-        for built in &tested {
-            if !self.due(Stage::Coverage).contains(&built.member) {
+        for built in tested.iter().filter(|built| due.contains(&built.member)) {
+            let Some(compiled) = &built.compiled else {
                 continue;
-            }
-            if let Some(executable) = built
-                .compiled
-                .as_ref()
-                .and_then(|compiled| compiled.executable.clone())
-            {
-                let source_file = built
-                    .compiled
-                    .as_ref()
-                    .map(|c| c.source_file.clone())
-                    .unwrap_or_default();
+            };
+            if let Some(executable) = &compiled.executable {
                 by_binary
-                    .entry(executable)
+                    .entry(executable.clone())
                     .or_default()
-                    .push((built.member, source_file));
+                    .push((built.member, compiled.source_file.clone()));
             }
         }
         let results: Vec<Vec<(usize, StageOutcome)>> = by_binary
@@ -499,7 +501,7 @@ mod tests {
             code: "  \n",
             case: &case,
         }];
-        let outcomes = score(&sandbox, &submissions).unwrap();
+        let outcomes = score(&sandbox, &submissions, &|_, _| {}).unwrap();
         assert_eq!(outcomes[0].len(), 1);
         assert_eq!(
             (outcomes[0][0].stage, outcomes[0][0].passed),
