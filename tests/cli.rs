@@ -120,6 +120,13 @@ fn validate_reports_each_broken_reference_with_its_stage_and_exits_1() {
 }
 
 #[test]
+fn should_panic_ignored_and_one_line_references_are_read_right() {
+    let project = Project::new();
+    let output = project.run(&["validate", "--suite", &suite("harness.yaml")]);
+    assert_eq!(output.status.code(), Some(0), "{}", stdout(&output));
+}
+
+#[test]
 fn validate_speaks_json_for_machines() {
     let project = Project::new();
     let output = project.run(&[
@@ -494,6 +501,7 @@ fn hostile_answers_fail_their_own_tests_and_leave_their_neighbours_alone() {
             "{id}"
         );
     }
+    // `injector` planted a failing test in a module named like this neighbour's.
     assert!(verdict("honest-neighbour"));
     // A flood of output is capped, not fatal: the answer is right, so it passes.
     assert!(verdict("output-flood"));

@@ -45,12 +45,16 @@ fn load_suites(settings: &Settings, overrides: &CaseOverrides) -> anyhow::Result
 }
 
 fn sandbox(settings: &Settings) -> anyhow::Result<Sandbox> {
-    Sandbox::open(&settings.scratch_dir, settings.jobs).with_context(|| {
+    let sandbox = Sandbox::open(&settings.scratch_dir, settings.jobs).with_context(|| {
         format!(
             "cannot open the scratch folder {}",
             settings.scratch_dir.display()
         )
-    })
+    })?;
+    if !sandbox.network_isolated {
+        eprintln!("warning: this machine allows no network namespace, so generated code runs with network access");
+    }
+    Ok(sandbox)
 }
 
 /// What a finished command tells `main`.

@@ -178,11 +178,14 @@ impl<'a> Funnel<'a> {
         Ok(())
     }
 
-    fn member(&self, index: usize, source: String) -> Member {
-        let settings = &self.submissions[index].case.settings;
+    /// The sandbox's view of a submission: its answer and, for test builds, the hidden tests.
+    fn member(&self, index: usize, with_tests: bool) -> Member {
+        let Submission { code, case } = self.submissions[index];
+        let settings = &case.settings;
         Member {
             id: index,
-            source,
+            answer: code.to_owned(),
+            tests: with_tests.then(|| case.tests.clone()),
             edition: settings.edition.clone(),
             dependencies: settings.dependencies.clone(),
             timeout: settings.timeout,
@@ -193,7 +196,7 @@ impl<'a> Funnel<'a> {
         let members: Vec<Member> = self
             .due(Stage::Compile)
             .into_iter()
-            .map(|index| self.member(index, self.submissions[index].code.to_owned()))
+            .map(|index| self.member(index, false))
             .collect();
         for built in self.sandbox.build(BuildKind::Check, &members)? {
             let passed = built.compiled.is_some();
@@ -232,10 +235,7 @@ impl<'a> Funnel<'a> {
         for (instrument, indices) in [(true, instrumented), (false, plain)] {
             let members: Vec<Member> = indices
                 .iter()
-                .map(|&index| {
-                    let Submission { code, case } = self.submissions[index];
-                    self.member(index, format!("{}\n{}", code.trim_end(), case.tests))
-                })
+                .map(|&index| self.member(index, true))
                 .collect();
             builds.extend(
                 self.sandbox

@@ -21,7 +21,7 @@ impl Provider for ReferenceProvider {
         let reference = &request.case.reference;
         // Answer in the shape a real model would, so extraction is exercised the same way.
         let text = match request.mode {
-            Mode::Chat => format!("```rust\n{reference}```\n"),
+            Mode::Chat => format!("```rust\n{}\n```\n", reference.trim_end()),
             Mode::Completion => reference.clone(),
         };
         on_token(&text);

@@ -32,14 +32,7 @@ pub struct Sandbox {
 
 /// Variables a cargo build needs to find the toolchain; everything else, secrets included,
 /// is left behind.
-const PASSED_TO_BUILDS: &[&str] = &[
-    "PATH",
-    "HOME",
-    "CARGO_HOME",
-    "RUSTUP_HOME",
-    "RUSTUP_TOOLCHAIN",
-    "TMPDIR",
-];
+const PASSED_TO_BUILDS: &[&str] = &["PATH", "RUSTUP_TOOLCHAIN", "TMPDIR"];
 
 impl Sandbox {
     /// Opens the sandbox under `root`, waiting for any other run that holds it.
@@ -51,11 +44,28 @@ impl Sandbox {
             .iter()
             .filter_map(|name| std::env::var_os(name).map(|value| (OsString::from(name), value)))
             .collect();
+        // Cargo and rustup find their homes through HOME unless told; they are told, so HOME
+        // can point at scratch space and `env!("HOME")` in an answer leads nowhere useful.
+        let home = std::env::var_os("HOME").map(PathBuf::from);
+        for (name, default) in [("CARGO_HOME", ".cargo"), ("RUSTUP_HOME", ".rustup")] {
+            let value = std::env::var_os(name).or_else(|| {
+                home.as_ref()
+                    .map(|home| home.join(default).into_os_string())
+            });
+            if let Some(value) = value {
+                build_env.push((OsString::from(name), value));
+            }
+        }
+        let scratch_home = root.join("home");
+        std::fs::create_dir_all(&scratch_home)?;
+        build_env.push((OsString::from("HOME"), scratch_home.into_os_string()));
         build_env.extend(
             [
                 ("CARGO_INCREMENTAL", "0"),
                 ("CARGO_TERM_COLOR", "never"),
                 ("CARGO_TERM_PROGRESS_WHEN", "never"),
+                // Flags from the user's .cargo/config.toml must not change scores.
+                ("CARGO_ENCODED_RUSTFLAGS", ""),
                 ("LANG", "C"),
             ]
             .map(|(key, value)| (OsString::from(key), OsString::from(value))),

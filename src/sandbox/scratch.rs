@@ -24,10 +24,21 @@ const DEPENDENCY_TIMEOUT: Duration = Duration::from_secs(900);
 pub struct Member {
     /// The caller's key for this answer; also names its module.
     pub id: usize,
-    pub source: String,
+    pub answer: String,
+    /// Hidden tests, placed after the answer in the same file (test builds).
+    pub tests: Option<String>,
     pub edition: String,
     pub dependencies: BTreeMap<String, String>,
     pub timeout: Duration,
+}
+
+impl Member {
+    fn source(&self) -> String {
+        match &self.tests {
+            Some(tests) => format!("{}\n{tests}", self.answer.trim_end()),
+            None => self.answer.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,85 +125,128 @@ struct ChunkReport {
 impl Sandbox {
     /// Builds every member, isolating failures; returns one outcome per member, in any order.
     pub fn build(&self, kind: BuildKind, members: &[Member]) -> std::io::Result<Vec<BuildOutcome>> {
-        let workspace = self.scratch_dir(&format!("work/{}", kind.workspace_name()))?;
         let target_dir = self.root.join(kind.target_dir_name());
-        self.build_dependencies(kind, members, &workspace, &target_dir)?;
-
+        // One workspace, and so one lockfile, per set of dependencies: a dependency that does
+        // not resolve fails only the answers that asked for it.
+        let mut by_dependencies: BTreeMap<&BTreeMap<String, String>, Vec<&Member>> =
+            BTreeMap::new();
+        for member in members {
+            by_dependencies
+                .entry(&member.dependencies)
+                .or_default()
+                .push(member);
+        }
         let mut outcomes = Vec::with_capacity(members.len());
+        for (dependencies, group) in by_dependencies {
+            let workspace = self.scratch_dir(&format!(
+                "work/{}/{}",
+                kind.workspace_name(),
+                dependency_key(dependencies)
+            ))?;
+            self.build_dependencies(kind, dependencies, &workspace, &target_dir)?;
+            self.build_workspace(kind, &group, &workspace, &target_dir, &mut outcomes)?;
+        }
+        Ok(outcomes)
+    }
+
+    /// Builds chunks of members in one workspace until every member has an outcome.
+    fn build_workspace(
+        &self,
+        kind: BuildKind,
+        members: &[&Member],
+        workspace: &Path,
+        target_dir: &Path,
+        outcomes: &mut Vec<BuildOutcome>,
+    ) -> std::io::Result<()> {
         let mut chunks = plan_chunks(members, self.jobs);
         while !chunks.is_empty() {
-            write_workspace(&workspace, &chunks)?;
-            let timeout = chunks
+            write_workspace(workspace, &chunks)?;
+            let longest = chunks
                 .iter()
-                .flat_map(|chunk| chunk.members.iter().map(|member| member.timeout))
+                .flat_map(|c| c.members.iter().map(|m| m.timeout))
                 .max()
-                .unwrap_or_default()
-                * if chunks.iter().all(|chunk| chunk.members.len() == 1) {
-                    1
-                } else {
+                .unwrap_or_default();
+            // Each rustc of an answer crate gets its own limit (a crate of many answers four
+            // times one answer's); cargo as a whole gets enough for every crate in turn.
+            let per_crate = longest
+                * if chunks.iter().any(|c| c.members.len() > 1) {
                     4
+                } else {
+                    1
                 };
-            let finished = process::run(&self.cargo_job(kind, &workspace, &target_dir, timeout))?;
+            let rounds = chunks.len().div_ceil(self.jobs) as u32 + 1;
+            let job = self
+                .cargo_job(
+                    kind,
+                    workspace,
+                    target_dir,
+                    per_crate * rounds + Duration::from_secs(60),
+                )
+                .env("RUSTC_WRAPPER", self.rustc_wrapper()?)
+                .env(
+                    "LLM_BENCH_RUSTC_TIMEOUT",
+                    format!("{}s", per_crate.as_secs().max(1)),
+                );
+            let finished = process::run(&job)?;
             let n_members: usize = chunks.iter().map(|chunk| chunk.members.len()).sum();
             let share = finished.elapsed / n_members.max(1) as u32;
             let mut reports = parse_messages(&finished.stdout, &chunks);
             let mut next = Vec::new();
             for chunk in chunks {
                 let report = reports.remove(&chunk.name).unwrap_or_default();
+                let killed =
+                    finished.timed_out() || killed_by_wrapper(&finished.stderr, &chunk.name);
                 next.extend(settle_chunk(
                     chunk,
                     report,
-                    finished.timed_out(),
+                    killed,
                     &finished.stderr,
                     share,
-                    &mut outcomes,
+                    outcomes,
                 ));
             }
             chunks = next;
         }
-        Ok(outcomes)
+        Ok(())
     }
 
-    /// Builds the suites' dependencies on their own, so the first run's downloads and builds
-    /// do not count against any answer's timeout.
+    /// A rustc wrapper that bounds each compile of an answer crate (named `chunk_…`) with
+    /// `timeout`, so one answer that never finishes compiling cannot use up its neighbours' time.
+    fn rustc_wrapper(&self) -> std::io::Result<std::path::PathBuf> {
+        let path = self.root.join("rustc-wrapper.sh");
+        let script = "#!/bin/sh\n# Written by cargo-llm-bench: a time limit for each rustc run on answers.\ncase \" $* \" in\n    *\" --crate-name chunk_\"*) exec timeout -s KILL \"$LLM_BENCH_RUSTC_TIMEOUT\" \"$@\" ;;\nesac\nexec \"$@\"\n";
+        write_if_changed(&path, script)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+        Ok(path)
+    }
+
+    /// Builds a set of dependencies on its own, so the first run's downloads and builds do not
+    /// count against any answer's timeout.
     fn build_dependencies(
         &self,
         kind: BuildKind,
-        members: &[Member],
+        dependencies: &BTreeMap<String, String>,
         workspace: &Path,
         target_dir: &Path,
     ) -> std::io::Result<()> {
-        let mut dependency_sets: Vec<&BTreeMap<String, String>> = members
-            .iter()
-            .map(|m| &m.dependencies)
-            .filter(|d| !d.is_empty())
-            .collect();
-        dependency_sets.sort();
-        dependency_sets.dedup();
-        if dependency_sets.is_empty() {
+        if dependencies.is_empty() {
             return Ok(());
         }
-        let placeholders: Vec<Member> = dependency_sets
-            .iter()
-            .enumerate()
-            .map(|(id, dependencies)| Member {
-                id,
-                source: String::new(),
-                edition: "2021".to_owned(),
-                dependencies: (*dependencies).clone(),
-                timeout: DEPENDENCY_TIMEOUT,
-            })
-            .collect();
-        let chunks: Vec<Chunk> = placeholders
-            .iter()
-            .enumerate()
-            .map(|(index, member)| Chunk {
-                name: format!("deps_{index}"),
-                members: vec![member],
-                at_root: true,
-            })
-            .collect();
-        write_workspace(workspace, &chunks)?;
+        let placeholder = Member {
+            id: 0,
+            answer: String::new(),
+            tests: None,
+            edition: "2021".to_owned(),
+            dependencies: dependencies.clone(),
+            timeout: DEPENDENCY_TIMEOUT,
+        };
+        let chunk = Chunk {
+            name: "dependencies".to_owned(),
+            members: vec![&placeholder],
+            at_root: true,
+        };
+        write_workspace(workspace, &[chunk])?;
         // A failure here (a crate that does not exist, say) is not reported on its own: every
         // answer that needs the dependency fails to build and says why.
         process::run(&self.cargo_job(kind, workspace, target_dir, DEPENDENCY_TIMEOUT))?;
@@ -219,7 +273,8 @@ impl Sandbox {
             BuildKind::Test { .. } => job.args(["build", "--tests"]),
         };
         if let BuildKind::Test { instrument: true } = kind {
-            job = job.env("RUSTFLAGS", "-C instrument-coverage");
+            // Later entries win: this replaces the empty flags of the build environment.
+            job = job.env("CARGO_ENCODED_RUSTFLAGS", "-Cinstrument-coverage");
         }
         job.args([
             "--workspace",
@@ -231,10 +286,27 @@ impl Sandbox {
     }
 }
 
-/// Whether an answer can live as a module among others. Code that names the crate root,
-/// sets crate attributes or exports macros could collide with its neighbours.
-fn fits_in_module(source: &str) -> bool {
-    let crate_attribute = source.lines().any(|line| {
+/// Whether an answer can live as a module among others. Code that names the crate root or its
+/// parent, sets crate attributes, exports macros, pulls in files or places symbols for the
+/// linker could reach or disturb its neighbours, so it builds as a crate of its own.
+fn fits_in_module(answer: &str) -> bool {
+    const REACHES_OUTSIDE: &[&str] = &[
+        "crate::",
+        "super::",
+        "macro_export",
+        "$crate",
+        "include!",
+        "include_str!",
+        "include_bytes!",
+        "#[path",
+        "link_section",
+        "#[used",
+        "no_mangle",
+        "export_name",
+        "global_allocator",
+        "#[link",
+    ];
+    let crate_attribute = answer.lines().any(|line| {
         let line = line.trim_start();
         line.starts_with("#![")
             && ![
@@ -247,23 +319,38 @@ fn fits_in_module(source: &str) -> bool {
             .iter()
             .any(|lint| line.starts_with(lint))
     });
-    !(crate_attribute
-        || source.contains("crate::")
-        || source.contains("macro_export")
-        || source.contains("$crate"))
+    !crate_attribute && !REACHES_OUTSIDE.iter().any(|marker| answer.contains(marker))
 }
 
-fn plan_chunks(members: &[Member], jobs: usize) -> Vec<Chunk<'_>> {
-    // Answers that build alike (edition and dependencies) may share a crate.
-    type BuildKey<'a> = (&'a str, &'a BTreeMap<String, String>);
-    let mut groups: BTreeMap<BuildKey, Vec<&Member>> = BTreeMap::new();
+/// A short stable name for a set of dependencies.
+fn dependency_key(dependencies: &BTreeMap<String, String>) -> String {
+    use sha2::{Digest, Sha256};
+    if dependencies.is_empty() {
+        return "std".to_owned();
+    }
+    let digest = Sha256::digest(format!("{dependencies:?}").as_bytes());
+    format!("deps-{}", &format!("{digest:x}")[..12])
+}
+
+/// Whether cargo reports that the wrapper killed the rustc of `chunk` (its time ran out).
+fn killed_by_wrapper(cargo_stderr: &str, chunk: &str) -> bool {
+    cargo_stderr
+        .split("could not compile `")
+        .any(|block| block.starts_with(&format!("{chunk}`")) && block.contains("SIGKILL"))
+}
+
+fn plan_chunks<'a>(members: &[&'a Member], jobs: usize) -> Vec<Chunk<'a>> {
+    // Answers of one edition may share a crate (a workspace has one set of dependencies).
+    let mut groups: BTreeMap<&str, Vec<&Member>> = BTreeMap::new();
     let mut chunks = Vec::new();
     for member in members {
-        if fits_in_module(&member.source) {
-            let key = (member.edition.as_str(), &member.dependencies);
-            groups.entry(key).or_default().push(member);
+        if fits_in_module(&member.answer) {
+            groups
+                .entry(member.edition.as_str())
+                .or_default()
+                .push(member);
         } else {
-            chunks.push(vec![member]);
+            chunks.push(vec![*member]);
         }
     }
     let solo = chunks.len();
@@ -317,13 +404,13 @@ fn write_workspace(workspace: &Path, chunks: &[Chunk]) -> std::io::Result<()> {
             crate_manifest,
         )?;
         if chunk.at_root {
-            std::fs::write(src.join("lib.rs"), &first.source)?;
+            std::fs::write(src.join("lib.rs"), first.source())?;
             continue;
         }
         let mut lib = String::from("// Generated by cargo-llm-bench: one module per answer.\n");
         for member in &chunk.members {
             let _ = writeln!(lib, "pub mod case_{};", member.id);
-            std::fs::write(src.join(format!("case_{}.rs", member.id)), &member.source)?;
+            std::fs::write(src.join(format!("case_{}.rs", member.id)), member.source())?;
         }
         std::fs::write(src.join("lib.rs"), lib)?;
     }
@@ -430,9 +517,14 @@ fn settle_chunk<'a>(
         }
         return Vec::new();
     }
+    // In a crate of several answers an error may be a neighbour's doing (trait impls that
+    // clash, say), so blamed answers are built once more alone before they fail.
+    let shared = chunk.members.len() > 1;
+    let mut blamed = Vec::new();
     let mut remaining = Vec::new();
     for member in &chunk.members {
         match report.errors.remove(&member.id) {
+            Some(_) if shared => blamed.push(*member),
             Some(errors) => {
                 let mut error_codes: Vec<String> =
                     errors.iter().filter_map(|(code, _)| code.clone()).collect();
@@ -455,28 +547,34 @@ fn settle_chunk<'a>(
             None => remaining.push(*member),
         }
     }
-    if remaining.is_empty() {
-        return Vec::new();
-    }
-    let progress = remaining.len() < chunk.members.len();
-    if progress && !timed_out {
-        // The broken members are out; the others build again together.
-        return vec![Chunk {
-            members: remaining,
-            ..chunk
-        }];
-    }
-    if remaining.len() > 1 {
-        // Nothing could be pinned on anyone (a timeout, a linker error): each builds alone.
-        return remaining
+    let alone = |suffix: &str, members: Vec<&'a Member>| -> Vec<Chunk<'a>> {
+        members
             .into_iter()
             .enumerate()
             .map(|(index, member)| Chunk {
-                name: format!("{}_{index}", chunk.name),
+                name: format!("{}_{suffix}{index}", chunk.name),
                 members: vec![member],
                 at_root: chunk.at_root,
             })
-            .collect();
+            .collect()
+    };
+    let mut next = alone("b", blamed);
+    if remaining.is_empty() {
+        return next;
+    }
+    if !next.is_empty() && !timed_out {
+        // The blamed members are out; the others build again together.
+        next.push(Chunk {
+            name: chunk.name.clone(),
+            members: remaining,
+            at_root: chunk.at_root,
+        });
+        return next;
+    }
+    if remaining.len() > 1 {
+        // Nothing could be pinned on anyone (a timeout, a linker error): each builds alone.
+        next.extend(alone("", remaining));
+        return next;
     }
     let member = remaining[0];
     let diagnostics = if timed_out {
@@ -499,5 +597,5 @@ fn settle_chunk<'a>(
         timed_out,
         elapsed: share,
     });
-    Vec::new()
+    next
 }
