@@ -139,9 +139,9 @@ fn parse_duration(text: &str, what: &str) -> anyhow::Result<Duration> {
             Some("write it like `30s` or `2m`".to_owned()),
         )
     })?;
-    if duration.is_zero() {
+    if duration.is_zero() || duration > crate::suite::MAX_TIMEOUT {
         return Err(bad_input(
-            anyhow::anyhow!("{what}: must be longer than zero"),
+            anyhow::anyhow!("{what}: must be longer than zero and at most 24h"),
             None,
         ));
     }
@@ -241,6 +241,19 @@ impl Settings {
         settings.overrides.seed = seed.or(config_seed);
         settings.overrides.coverage = check_fraction(coverage.or(config_coverage), "--coverage")?;
         settings.weights = weights.unwrap_or_default();
+        let weights = settings.weights;
+        let all = [
+            weights.format,
+            weights.compile,
+            weights.test,
+            weights.coverage,
+        ];
+        if all.iter().any(|w| !w.is_finite() || *w < 0.0) || all.iter().sum::<f64>() <= 0.0 {
+            return Err(bad_input(
+                anyhow::anyhow!("weights: each must be a number of at least 0, with a sum above 0"),
+                None,
+            ));
+        }
         Ok(settings)
     }
 

@@ -83,7 +83,12 @@ fn code_block(answer: &str, flags: &mut Vec<Flag>) -> String {
     if let Some((_, body)) = blocks.iter().find(|(info, _)| is_rust(info)) {
         return body.clone();
     }
-    if let Some((_, body)) = blocks.first() {
+    // An untagged block before one tagged for another language (```sh, ```toml).
+    if let Some((_, body)) = blocks
+        .iter()
+        .find(|(info, _)| info.is_empty())
+        .or(blocks.first())
+    {
         return body.clone();
     }
     flags.push(Flag::NoCodeBlock);
@@ -172,11 +177,17 @@ fn scan_depth(source: &str, from: Option<usize>) -> (i64, Option<usize>) {
                 }
             }
             b'/' if bytes.get(i + 1) == Some(&b'*') => {
+                // Block comments nest in Rust.
+                let mut nesting = 1;
                 i += 2;
-                while i + 1 < bytes.len() && !(bytes[i] == b'*' && bytes[i + 1] == b'/') {
-                    i += 1;
+                while i + 1 < bytes.len() && nesting > 0 {
+                    match (bytes[i], bytes[i + 1]) {
+                        (b'/', b'*') => (nesting, i) = (nesting + 1, i + 2),
+                        (b'*', b'/') => (nesting, i) = (nesting - 1, i + 2),
+                        _ => i += 1,
+                    }
                 }
-                i += 1;
+                i -= 1;
             }
             b'"' => {
                 // A raw string r#"..."# needs its hashes matched.
@@ -201,7 +212,8 @@ fn scan_depth(source: &str, from: Option<usize>) -> (i64, Option<usize>) {
             b'\'' => {
                 // A char literal ('x', '\n', '{'), not a lifetime ('a).
                 if bytes.get(i + 1) == Some(&b'\\') {
-                    i += 2;
+                    // Past the quote, the backslash and the escaped character ('\'' too).
+                    i += 3;
                     while i < bytes.len() && bytes[i] != b'\'' {
                         i += 1;
                     }
@@ -230,23 +242,47 @@ fn scan_depth(source: &str, from: Option<usize>) -> (i64, Option<usize>) {
 /// Removes `#[cfg(test)]` modules the model wrote itself: the hidden tests bring their own.
 fn remove_own_tests(code: &str, flags: &mut Vec<Flag>) -> String {
     let mut code = code.to_owned();
-    while let Some(attribute) = code.find("#[cfg(test)]") {
-        let after = &code[attribute..];
-        let Some(module) = after.find("mod ") else {
-            break;
+    let mut from = 0;
+    while let Some(found) = code[from..].find("#[cfg(test)]") {
+        let attribute = from + found;
+        from = attribute + 1;
+        let Some(module) = test_module_after(&code[attribute + "#[cfg(test)]".len()..]) else {
+            continue;
         };
-        let Some(open) = after[module..].find('{') else {
-            break;
-        };
-        let body_start = attribute + module + open;
-        let Some(end) = scan_depth(&code[body_start..], Some(0)).1 else {
-            break;
-        };
-        code.replace_range(attribute..body_start + end, "");
+        let item_end = attribute + "#[cfg(test)]".len() + module;
+        code.replace_range(attribute..item_end, "");
+        from = attribute;
         flags.push(Flag::OwnTestsRemoved);
     }
     flags.dedup();
     code.trim_end().to_owned()
+}
+
+/// The length of a `mod NAME { … }` or `mod NAME;` item at the start of `text` (after
+/// whitespace, other attributes and a visibility), or None when another item comes first.
+fn test_module_after(text: &str) -> Option<usize> {
+    let mut rest = text.trim_start();
+    while let Some(attribute) = rest.strip_prefix("#[") {
+        let close = attribute.find(']')?;
+        rest = attribute[close + 1..].trim_start();
+    }
+    for visibility in ["pub(crate) ", "pub(super) ", "pub "] {
+        rest = rest.strip_prefix(visibility).unwrap_or(rest).trim_start();
+    }
+    let name_and_body = rest.strip_prefix("mod ")?.trim_start();
+    let name_length = name_and_body.find(|c: char| !(c.is_alphanumeric() || c == '_'))?;
+    if name_length == 0 {
+        return None;
+    }
+    let after_name = name_and_body[name_length..].trim_start();
+    let consumed = text.len() - after_name.len();
+    if after_name.starts_with(';') {
+        return Some(consumed + 1);
+    }
+    if !after_name.starts_with('{') {
+        return None;
+    }
+    scan_depth(after_name, Some(0)).1.map(|end| consumed + end)
 }
 
 #[cfg(test)]
@@ -321,6 +357,31 @@ mod tests {
             "/// Doubles.\npub fn double(x: u8) -> u8 {\n    x * 2\n}\n"
         );
         assert_eq!(extracted.flags, [Flag::PromptRepeated]);
+    }
+
+    #[test]
+    fn only_test_modules_are_removed_not_other_cfg_test_items() {
+        let answer = "```rust\n#[cfg(test)]\nconst X: u32 = 10;\npub mod math {\n    pub fn one() -> u32 { 1 }\n}\n#[cfg(test)]\nmod tests;\npub fn two() -> u32 { 2 }\n```";
+        let extracted = extract(Mode::Chat, "", answer);
+        assert_eq!(
+            extracted.code,
+            "#[cfg(test)]\nconst X: u32 = 10;\npub mod math {\n    pub fn one() -> u32 { 1 }\n}\n\npub fn two() -> u32 { 2 }\n"
+        );
+    }
+
+    #[test]
+    fn completion_handles_nested_comments_and_escaped_quotes() {
+        let prompt = "pub fn f(c: char) -> bool {\n";
+        let answer = "    /* /* } */ } */\n    matches!(c, '\\'' | '{')\n}\nfn extra() {}\n";
+        let extracted = extract(Mode::Completion, prompt, answer);
+        assert!(extracted.code.ends_with("'{')\n}\n"), "{}", extracted.code);
+        assert!(!extracted.flags.contains(&Flag::Unterminated));
+    }
+
+    #[test]
+    fn an_untagged_block_wins_over_a_shell_block() {
+        let answer = "```sh\ncargo test\n```\n```\npub fn a() {}\n```";
+        assert_eq!(extract(Mode::Chat, "", answer).code, "pub fn a() {}\n");
     }
 
     #[test]

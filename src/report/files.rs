@@ -41,7 +41,12 @@ pub fn write_report(
         // The JSON is claimed first without clobbering; a concurrent run that claimed the
         // same name makes this one move on to the next.
         if persist_new(&paths.json, json.as_bytes())? {
-            persist_new(&paths.csv, csv.as_bytes())?;
+            if !persist_new(&paths.csv, csv.as_bytes())? {
+                anyhow::bail!(
+                    "{} appeared while this run wrote its report",
+                    paths.csv.display()
+                );
+            }
             return Ok(paths);
         }
     }

@@ -8,7 +8,7 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -122,6 +122,8 @@ pub fn run(job: &Job) -> std::io::Result<Finished> {
     let stdout = drain(child.stdout.take(), job.output_cap);
     let stderr = drain(child.stderr.take(), job.output_cap);
     let status = wait_with_timeout(&mut child, job.timeout)?;
+    // Whatever the process started and left behind in its group goes with it.
+    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
     let (stdout, stdout_truncated) = collect(&stdout);
     let (stderr, stderr_truncated) = collect(&stderr);
     Ok(Finished {
@@ -184,42 +186,53 @@ pub fn network_isolation() -> bool {
 /// waiting for its output this long after the process itself ended.
 const PIPE_GRACE: Duration = Duration::from_secs(1);
 
-/// Reads a stream to its end on its own thread, keeping at most `cap` bytes.
-fn drain<R: Read + Send + 'static>(
-    stream: Option<R>,
-    cap: usize,
-) -> mpsc::Receiver<(String, bool)> {
-    let (sender, receiver) = mpsc::channel();
-    thread::spawn(move || {
-        let Some(mut stream) = stream else {
-            let _ = sender.send((String::new(), false));
-            return;
-        };
-        let mut kept = Vec::new();
-        let mut buffer = [0u8; 16 * 1024];
-        let mut truncated = false;
-        loop {
-            match stream.read(&mut buffer) {
-                Ok(0) | Err(_) => break,
-                Ok(n) => {
-                    let room = cap.saturating_sub(kept.len());
-                    kept.extend_from_slice(&buffer[..n.min(room)]);
-                    truncated |= n > room;
-                }
-            }
-        }
-        let _ = sender.send((String::from_utf8_lossy(&kept).into_owned(), truncated));
-    });
-    receiver
+/// What a drain thread has read so far, and whether it reached the end of the stream.
+#[derive(Debug, Default)]
+struct Drained {
+    kept: Vec<u8>,
+    truncated: bool,
+    finished: bool,
 }
 
-fn collect(output: &mpsc::Receiver<(String, bool)>) -> (String, bool) {
-    output.recv_timeout(PIPE_GRACE).unwrap_or_else(|_| {
-        (
-            "(output lost: a descendant process kept the pipe open)".to_owned(),
-            true,
-        )
-    })
+type Shared = Arc<(Mutex<Drained>, Condvar)>;
+
+/// Reads a stream to its end on its own thread, keeping at most `cap` bytes.
+fn drain<R: Read + Send + 'static>(stream: Option<R>, cap: usize) -> Shared {
+    let shared: Shared = Arc::default();
+    let writer = Arc::clone(&shared);
+    thread::spawn(move || {
+        let (state, ended) = &*writer;
+        let mut buffer = [0u8; 16 * 1024];
+        if let Some(mut stream) = stream {
+            while let Ok(n @ 1..) = stream.read(&mut buffer) {
+                let mut drained = state.lock().unwrap_or_else(|poison| poison.into_inner());
+                let room = cap.saturating_sub(drained.kept.len());
+                drained.kept.extend_from_slice(&buffer[..n.min(room)]);
+                drained.truncated |= n > room;
+            }
+        }
+        state
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .finished = true;
+        ended.notify_all();
+    });
+    shared
+}
+
+/// The output read so far; waits a moment for the end of the stream, which a process that
+/// escaped the group may hold open forever.
+fn collect(shared: &Shared) -> (String, bool) {
+    let (state, ended) = &**shared;
+    let guard = state.lock().unwrap_or_else(|poison| poison.into_inner());
+    let (drained, _) = ended
+        .wait_timeout_while(guard, PIPE_GRACE, |drained| !drained.finished)
+        .unwrap_or_else(|poison| poison.into_inner());
+    let mut text = String::from_utf8_lossy(&drained.kept).into_owned();
+    if !drained.finished {
+        text.push_str("\n(output cut: a process that left the group kept the pipe open)");
+    }
+    (text, drained.truncated || !drained.finished)
 }
 
 /// Waits for the child; past the timeout the whole group gets SIGTERM, then SIGKILL.
@@ -312,6 +325,23 @@ mod tests {
             });
         let finished = run(&job).unwrap();
         assert!(!finished.stdout.contains("connected"), "{finished:?}");
+    }
+
+    #[test]
+    fn children_left_behind_are_killed_and_output_is_kept() {
+        let marker = format!("llm-bench-orphan-{}", std::process::id());
+        let finished = shell(
+            &format!("echo before; sh -c 'sleep 30; echo {marker}' & exit 0"),
+            Duration::from_secs(10),
+        );
+        assert!(finished.stdout.starts_with("before"), "{finished:?}");
+        std::thread::sleep(Duration::from_millis(100));
+        let survivors = std::process::Command::new("pgrep")
+            .arg("-f")
+            .arg(&marker)
+            .output()
+            .unwrap();
+        assert!(survivors.stdout.is_empty(), "a child outlived its process");
     }
 
     #[test]

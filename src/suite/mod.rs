@@ -5,6 +5,7 @@ mod node;
 mod validate;
 
 pub use diagnostic::{Diagnostic, SuiteError};
+pub use validate::MAX_TIMEOUT;
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

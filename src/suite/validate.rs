@@ -20,6 +20,8 @@ const SETTING_KEYS: &[&str] = &[
 ];
 const CASE_ONLY_KEYS: &[&str] = &["id", "prompt", "reference", "tests", "tags"];
 const EDITIONS: &[&str] = &["2015", "2018", "2021", "2024"];
+/// Longer timeouts are surely typos, and would overflow deadline arithmetic.
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
 
 #[derive(Debug)]
 pub(super) struct Validated {
@@ -179,8 +181,8 @@ impl Checker {
                 return None;
             }
         };
-        if duration.is_zero() {
-            self.report(node, key, "must be longer than zero");
+        if duration.is_zero() || duration > MAX_TIMEOUT {
+            self.report(node, key, "must be longer than zero and at most 24h");
             return None;
         }
         Some(duration)
@@ -351,10 +353,10 @@ impl Checker {
                     continue;
                 }
             };
-            // Only version requirements: a path or git dependency would let a suite reach outside crates.io.
-            if version.trim().is_empty()
-                || version.contains(['{', '}', '/', '=']) && !version.trim_start().starts_with('=')
-            {
+            // Only crates.io version requirements (`1`, `^1.2`, `>=1.2, <2`): nothing that
+            // could break out of the quoted string in the generated Cargo.toml.
+            let allowed = |c: char| c.is_ascii_alphanumeric() || " .,*^~<>=+-".contains(c);
+            if version.trim().is_empty() || !version.chars().all(allowed) {
                 self.report(
                     version_node,
                     &entry_key,
@@ -390,7 +392,20 @@ pub(super) fn validate(text: &str, file_stem: &str) -> Result<Validated, Vec<Dia
     // Defaults must be known before cases are resolved, whatever order the keys come in.
     for (key, value) in &entries {
         match *key {
-            "suite" => name = checker.non_empty_string(value, key).unwrap_or(name),
+            "suite" => {
+                if let Some(text) = checker.non_empty_string(value, key) {
+                    if is_file_safe(&text) {
+                        name = text;
+                    } else {
+                        checker.report_with_hint(
+                            value,
+                            key,
+                            format!("`{text}` is not a valid suite name"),
+                            Some("use letters, digits, `-`, `_` and `.`".to_owned()),
+                        );
+                    }
+                }
+            }
             "description" => description = checker.string(value, key),
             "edition" => {
                 let edition = match &value.value {
@@ -478,10 +493,7 @@ fn case(checker: &mut Checker, node: &Node, index: usize, defaults: &CaseSetting
             "id" => {
                 id = checker.non_empty_string(value, &full_key);
                 if let Some(text) = &id {
-                    if !text
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
-                    {
+                    if !is_file_safe(text) {
                         checker.report_with_hint(
                             value,
                             &full_key,
@@ -539,6 +551,16 @@ fn case(checker: &mut Checker, node: &Node, index: usize, defaults: &CaseSetting
         tags,
         settings,
     })
+}
+
+/// Names become folder names (replay recordings), so they hold no separators and are not
+/// `.` or `..`.
+fn is_file_safe(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c))
+        && name.chars().any(|c| c != '.')
 }
 
 /// The case's `id` string and its node, looked up without validating the rest of the case.
@@ -622,6 +644,33 @@ mod tests {
                 "cases[1].id"
             ]
         );
+    }
+
+    #[test]
+    fn version_ranges_pass_and_manifest_injection_does_not() {
+        let ok = format!("defaults:\n  dependencies: {{ regex: \">=1.2, <2\" }}\n{MINIMAL}");
+        assert!(validate(&ok, "s").is_ok());
+        let bad = format!(
+            "defaults:\n  dependencies: {{ regex: \"1\\\"\\npath = \\\"/etc\" }}\n{MINIMAL}"
+        );
+        assert_eq!(
+            validate(&bad, "s").unwrap_err()[0].key,
+            "defaults.dependencies.regex"
+        );
+    }
+
+    #[test]
+    fn names_that_would_escape_a_folder_are_rejected() {
+        let text = MINIMAL.replace("id: one", "id: \"..\"");
+        assert_eq!(validate(&text, "s").unwrap_err()[0].key, "cases[0].id");
+        let text = format!("suite: ../up\n{MINIMAL}");
+        assert_eq!(validate(&text, "s").unwrap_err()[0].key, "suite");
+    }
+
+    #[test]
+    fn absurd_timeouts_are_rejected_not_overflowed() {
+        let text = format!("defaults:\n  timeout: 10000000000000000000s\n{MINIMAL}");
+        assert_eq!(validate(&text, "s").unwrap_err()[0].key, "defaults.timeout");
     }
 
     #[test]
