@@ -540,3 +540,30 @@ fn megabytes_of_compiler_output_lose_no_answer() {
         stdout(&output)
     );
 }
+
+#[test]
+fn an_answer_that_never_finishes_compiling_does_not_take_its_neighbour_down() {
+    let project = Project::new();
+    let output = project.run(&[
+        "--suite",
+        &suite("compile-spin.yaml"),
+        "--model",
+        &replay_dir(),
+        "--format",
+        "json",
+        "--jobs",
+        "1",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let reports: Value = serde_json::from_slice(&output.stdout).unwrap();
+    let spinner = case(&reports[0], "spinner");
+    assert_eq!(
+        final_stages(spinner),
+        [("format".to_owned(), true), ("compile".to_owned(), false)]
+    );
+    assert!(spinner["attempts"][0]["stages"][1]["diagnostics"]
+        .as_str()
+        .unwrap()
+        .contains("timed out"));
+    assert_eq!(case(&reports[0], "honest")["passed"], true);
+}

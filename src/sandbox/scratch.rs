@@ -181,8 +181,7 @@ impl Sandbox {
                     workspace,
                     target_dir,
                     per_crate * rounds + Duration::from_secs(60),
-                )
-                .env("RUSTC_WRAPPER", self.rustc_wrapper()?)
+                )?
                 .env(
                     "LLM_BENCH_RUSTC_TIMEOUT",
                     format!("{}s", per_crate.as_secs().max(1)),
@@ -249,7 +248,7 @@ impl Sandbox {
         write_workspace(workspace, &[chunk])?;
         // A failure here (a crate that does not exist, say) is not reported on its own: every
         // answer that needs the dependency fails to build and says why.
-        process::run(&self.cargo_job(kind, workspace, target_dir, DEPENDENCY_TIMEOUT))?;
+        process::run(&self.cargo_job(kind, workspace, target_dir, DEPENDENCY_TIMEOUT)?)?;
         Ok(())
     }
 
@@ -259,10 +258,12 @@ impl Sandbox {
         workspace: &Path,
         target_dir: &Path,
         timeout: Duration,
-    ) -> Job {
+    ) -> std::io::Result<Job> {
+        // Every build uses the wrapper, dependencies too, so their fingerprints stay the same.
         let mut job = Job::new(self.cargo(), workspace, timeout)
             .envs(self.build_env())
-            .env("CARGO_TARGET_DIR", target_dir);
+            .env("CARGO_TARGET_DIR", target_dir)
+            .env("RUSTC_WRAPPER", self.rustc_wrapper()?);
         // Cargo's JSON is how results come back: cutting it would lose whole answers.
         // A thousand answers with a dozen warnings each print tens of megabytes.
         job.output_cap = CARGO_OUTPUT_CAP;
@@ -276,13 +277,14 @@ impl Sandbox {
             // Later entries win: this replaces the empty flags of the build environment.
             job = job.env("CARGO_ENCODED_RUSTFLAGS", "-Cinstrument-coverage");
         }
-        job.args([
-            "--workspace",
-            "--keep-going",
-            "--message-format=json",
-            "--jobs",
-        ])
-        .arg(self.jobs.to_string())
+        Ok(job
+            .args([
+                "--workspace",
+                "--keep-going",
+                "--message-format=json",
+                "--jobs",
+            ])
+            .arg(self.jobs.to_string()))
     }
 }
 
