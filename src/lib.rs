@@ -23,6 +23,9 @@ pub fn main() -> ExitCode {
         // clap prints help and version to stdout (exit 0) and usage errors to stderr (exit 2).
         Err(error) => error.exit(),
     };
+    if let Err(error) = sandbox::process::kill_children_on_interrupt() {
+        eprintln!("warning: cannot watch for Ctrl-C ({error}); an interrupted run may leave processes behind");
+    }
     let result = match cli.command {
         Some(cli::Command::Validate(args)) => cli::Settings::for_validate(&cli.global, args)
             .and_then(|settings| commands::validate::validate(&settings)),

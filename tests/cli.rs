@@ -567,3 +567,53 @@ fn an_answer_that_never_finishes_compiling_does_not_take_its_neighbour_down() {
         .contains("timed out"));
     assert_eq!(case(&reports[0], "honest")["passed"], true);
 }
+
+#[test]
+fn ctrl_c_takes_the_running_test_processes_down_too() {
+    let project = Project::new();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-llm-bench"));
+    command
+        .args([
+            "llm-bench",
+            "--suite",
+            &suite("fixture.yaml"),
+            "--model",
+            &replay_dir(),
+            "--timeout",
+            "60s",
+        ])
+        .current_dir(project.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null());
+    let mut tool = command.spawn().unwrap();
+    // `spin` loops forever in its test; wait until its test process is up.
+    let running = |pattern: &str| {
+        let found = Command::new("pgrep")
+            .args(["-f", pattern])
+            .output()
+            .unwrap();
+        !found.stdout.is_empty()
+    };
+    let project_path = project.path().display().to_string();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let spin_test = format!("{project_path}/target/llm-bench/target-coverage.*returns_one");
+    while !running(&spin_test) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the test process never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(tool.id() as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .unwrap();
+    let status = tool.wait().unwrap();
+    assert_eq!(status.code(), Some(130));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    assert!(
+        !running(&format!("{project_path}/target/llm-bench/target-coverage")),
+        "a test process outlived the interrupted run"
+    );
+}

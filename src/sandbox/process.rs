@@ -119,11 +119,13 @@ pub fn run(job: &Job) -> std::io::Result<Finished> {
         apply_limits(&mut command, limits);
     }
     let mut child = command.spawn()?;
+    let group = LiveGroup::register(child.id());
     let stdout = drain(child.stdout.take(), job.output_cap);
     let stderr = drain(child.stderr.take(), job.output_cap);
     let status = wait_with_timeout(&mut child, job.timeout)?;
     // Whatever the process started and left behind in its group goes with it.
     let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    drop(group);
     let (stdout, stdout_truncated) = collect(&stdout);
     let (stderr, stderr_truncated) = collect(&stderr);
     Ok(Finished {
@@ -161,6 +163,53 @@ fn apply_limits(command: &mut Command, limits: Limits) {
             Ok(())
         });
     }
+}
+
+/// Process groups running now; an interrupt kills them before the tool exits, because a
+/// group of its own does not get the terminal's Ctrl-C.
+static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+
+/// A process group registered as live for as long as this value lives.
+struct LiveGroup(i32);
+
+impl LiveGroup {
+    fn register(pid: u32) -> LiveGroup {
+        let group = pid as i32;
+        LIVE_GROUPS
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .push(group);
+        LiveGroup(group)
+    }
+}
+
+impl Drop for LiveGroup {
+    fn drop(&mut self) {
+        LIVE_GROUPS
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+            .retain(|&group| group != self.0);
+    }
+}
+
+/// On SIGINT, SIGTERM or SIGHUP: kill every live process group, then exit with 128 + the
+/// signal number (130 for Ctrl-C), as a shell would.
+pub fn kill_children_on_interrupt() -> std::io::Result<()> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
+    thread::spawn(move || {
+        if let Some(signal) = signals.forever().next() {
+            for &group in LIVE_GROUPS
+                .lock()
+                .unwrap_or_else(|poison| poison.into_inner())
+                .iter()
+            {
+                let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
+            }
+            std::process::exit(128 + signal);
+        }
+    });
+    Ok(())
 }
 
 /// Whether processes with limits really get a network namespace of their own here.
