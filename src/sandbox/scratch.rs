@@ -210,10 +210,11 @@ impl Sandbox {
     }
 
     /// A rustc wrapper that bounds each compile of an answer crate (named `chunk_…`) with
-    /// `timeout`, so one answer that never finishes compiling cannot use up its neighbours' time.
+    /// `timeout` and 8 GiB of address space, so one answer that never finishes compiling, or
+    /// asks rustc for a huge constant, cannot use up its neighbours' time or the machine.
     fn rustc_wrapper(&self) -> std::io::Result<std::path::PathBuf> {
         let path = self.root.join("rustc-wrapper.sh");
-        let script = "#!/bin/sh\n# Written by cargo-llm-bench: a time limit for each rustc run on answers.\ncase \" $* \" in\n    *\" --crate-name chunk_\"*) exec timeout -s KILL \"$LLM_BENCH_RUSTC_TIMEOUT\" \"$@\" ;;\nesac\nexec \"$@\"\n";
+        let script = "#!/bin/sh\n# Written by cargo-llm-bench: time and memory limits for each rustc run on answers.\ncase \" $* \" in\n    *\" --crate-name chunk_\"*)\n        ulimit -v 8388608 2>/dev/null\n        exec timeout -s KILL \"$LLM_BENCH_RUSTC_TIMEOUT\" \"$@\" ;;\nesac\nexec \"$@\"\n";
         write_if_changed(&path, script)?;
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
