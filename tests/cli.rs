@@ -506,7 +506,10 @@ fn hostile_answers_fail_their_own_tests_and_leave_their_neighbours_alone() {
     // A flood of output is capped, not fatal: the answer is right, so it passes.
     assert!(verdict("output-flood"));
     let hog = case(report, "compiler-memory-hog");
-    assert_eq!(final_stages(hog).last().unwrap(), &("compile".to_owned(), false));
+    assert_eq!(
+        final_stages(hog).last().unwrap(),
+        &("compile".to_owned(), false)
+    );
     let disk = case(report, "disk-filler")["attempts"][0]["stages"][2]["diagnostics"]
         .as_str()
         .unwrap();

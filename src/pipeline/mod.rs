@@ -5,7 +5,7 @@
 
 pub mod extract;
 
-use crate::sandbox::coverage::{self, CoverageQuery};
+use crate::sandbox::coverage::{self, CoverageQuery, LineCoverage};
 use crate::sandbox::{BuildKind, BuildOutcome, Member, Sandbox};
 use crate::suite::{Case, Stage};
 use rayon::prelude::*;
@@ -379,16 +379,34 @@ impl<'a> Funnel<'a> {
                 source: self.submissions[*index].code,
             })
             .collect();
-        let measured = coverage::measure(binary, &profiles, &queries);
+        let measured: Vec<Result<LineCoverage, String>> =
+            match coverage::measure(binary, &profiles, &queries) {
+                Ok(lines) => lines.into_iter().map(Ok).collect(),
+                // One unreadable profile must not cost its neighbours their coverage.
+                Err(_) if members.len() > 1 => profiles
+                    .iter()
+                    .zip(&queries)
+                    .map(|(profile, query)| {
+                        coverage::measure(
+                            binary,
+                            std::slice::from_ref(profile),
+                            std::slice::from_ref(query),
+                        )
+                        .map(|lines| lines[0])
+                        .map_err(|error| format!("{error:#}"))
+                    })
+                    .collect(),
+                Err(error) => vec![Err(format!("{error:#}"))],
+            };
         let share = started.elapsed() / members.len().max(1) as u32;
         members
             .iter()
             .enumerate()
             .map(|(position, (index, _))| {
                 let required = self.submissions[*index].case.settings.coverage;
-                let outcome = match &measured {
-                    Ok(lines) => {
-                        let line_coverage = lines[position];
+                let outcome = match &measured[position] {
+                    Ok(line_coverage) => {
+                        let line_coverage = *line_coverage;
                         let ratio = line_coverage.ratio();
                         StageOutcome {
                             stage: Stage::Coverage,
@@ -407,7 +425,7 @@ impl<'a> Funnel<'a> {
                         passed: false,
                         elapsed: share,
                         detail: StageDetail::Coverage { covered: 0, total: 0, ratio: 0.0, required },
-                        diagnostics: format!("cannot read the coverage profile: {error:#}"),
+                        diagnostics: format!("cannot read the coverage profile: {error}"),
                     },
                 };
                 (*index, outcome)
