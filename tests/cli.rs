@@ -267,6 +267,25 @@ fn replay_report(project: &Project) -> Value {
     report
 }
 
+/// Runs a fixture suite on its recorded answers and returns the one model's report, as printed.
+fn replay_printed(project: &Project, suite_file: &str, extra: &[&str]) -> Value {
+    let suite_path = suite(suite_file);
+    let replay = replay_dir();
+    let mut args = vec![
+        "--suite",
+        &suite_path,
+        "--model",
+        &replay,
+        "--format",
+        "json",
+    ];
+    args.extend_from_slice(extra);
+    let output = project.run(&args);
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    let mut reports: Value = serde_json::from_slice(&output.stdout).unwrap();
+    reports[0].take()
+}
+
 fn case<'a>(report: &'a Value, id: &str) -> &'a Value {
     report["cases"]
         .as_array()
@@ -475,17 +494,7 @@ fn an_invalid_config_names_its_file_line_and_column() {
 #[test]
 fn hostile_answers_fail_their_own_tests_and_leave_their_neighbours_alone() {
     let project = Project::new();
-    let output = project.run(&[
-        "--suite",
-        &suite("hostile.yaml"),
-        "--model",
-        &replay_dir(),
-        "--format",
-        "json",
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let reports: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let report = &reports[0];
+    let report = &replay_printed(&project, "hostile.yaml", &[]);
     let verdict = |id| case(report, id)["passed"].as_bool().unwrap();
     for id in [
         "exit-early",
@@ -549,19 +558,8 @@ fn megabytes_of_compiler_output_lose_no_answer() {
 #[test]
 fn an_answer_that_never_finishes_compiling_does_not_take_its_neighbour_down() {
     let project = Project::new();
-    let output = project.run(&[
-        "--suite",
-        &suite("compile-spin.yaml"),
-        "--model",
-        &replay_dir(),
-        "--format",
-        "json",
-        "--jobs",
-        "1",
-    ]);
-    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
-    let reports: Value = serde_json::from_slice(&output.stdout).unwrap();
-    let spinner = case(&reports[0], "spinner");
+    let report = replay_printed(&project, "compile-spin.yaml", &["--jobs", "1"]);
+    let spinner = case(&report, "spinner");
     assert_eq!(
         final_stages(spinner),
         [("format".to_owned(), true), ("compile".to_owned(), false)]
@@ -570,7 +568,7 @@ fn an_answer_that_never_finishes_compiling_does_not_take_its_neighbour_down() {
         .as_str()
         .unwrap()
         .contains("timed out"));
-    assert_eq!(case(&reports[0], "honest")["passed"], true);
+    assert_eq!(case(&report, "honest")["passed"], true);
 }
 
 #[test]

@@ -200,11 +200,6 @@ impl<'a> Funnel<'a> {
             .collect();
         for built in self.sandbox.build(BuildKind::Check, &members)? {
             let passed = built.compiled.is_some();
-            let diagnostics = if built.timed_out {
-                built.diagnostics.clone()
-            } else {
-                trim(&built.diagnostics)
-            };
             self.outcomes[built.member].push(StageOutcome {
                 stage: Stage::Compile,
                 passed,
@@ -213,7 +208,7 @@ impl<'a> Funnel<'a> {
                     error_codes: built.error_codes,
                     warnings: built.warnings,
                 },
-                diagnostics,
+                diagnostics: trim(&built.diagnostics),
             });
         }
         Ok(())

@@ -49,18 +49,6 @@ impl Sandbox {
                 .replace(&file.path().display().to_string(), "src/lib.rs"),
         })
     }
-
-    /// A directory under the sandbox root, created on demand.
-    pub(crate) fn scratch_dir(&self, name: &str) -> std::io::Result<std::path::PathBuf> {
-        let dir = self.root.join(name);
-        std::fs::create_dir_all(&dir)?;
-        // rustfmt and cargo look for config in parent folders; the user's must not change scoring.
-        let rustfmt_config = dir.join("rustfmt.toml");
-        if !rustfmt_config.exists() {
-            std::fs::write(rustfmt_config, "")?;
-        }
-        Ok(dir)
-    }
 }
 
 #[cfg(test)]

@@ -24,6 +24,7 @@ pub struct Sandbox {
     pub jobs: usize,
     build_env: Vec<(OsString, OsString)>,
     cargo: OsString,
+    rustc_wrapper: PathBuf,
     /// Whether test processes get a network namespace of their own on this machine.
     pub network_isolated: bool,
     /// Held while the sandbox lives: two runs in one target dir would share scratch crates.
@@ -72,7 +73,10 @@ impl Sandbox {
         );
         // Inside `cargo llm-bench`, cargo tells us which cargo binary it is.
         let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        // rustfmt looks for config in parent folders; the user's must not change scoring.
+        std::fs::write(root.join("rustfmt.toml"), "")?;
         Ok(Sandbox {
+            rustc_wrapper: scratch::write_rustc_wrapper(root)?,
             root: root.to_owned(),
             jobs: jobs.max(1),
             build_env,
@@ -89,6 +93,13 @@ impl Sandbox {
 
     pub(crate) fn cargo(&self) -> &OsString {
         &self.cargo
+    }
+
+    /// A directory under the sandbox root, created on demand.
+    pub(crate) fn scratch_dir(&self, name: &str) -> std::io::Result<PathBuf> {
+        let dir = self.root.join(name);
+        std::fs::create_dir_all(&dir)?;
+        Ok(dir)
     }
 
     /// `rustc -V` as the builds see it, for reports.

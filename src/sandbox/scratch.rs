@@ -76,7 +76,6 @@ pub struct BuildOutcome {
     pub warnings: u32,
     /// Rendered errors (or, when it built, warnings), with paths as if the answer were `src/lib.rs`.
     pub diagnostics: String,
-    pub timed_out: bool,
     /// This member's share of the builds it took part in.
     pub elapsed: Duration,
 }
@@ -209,18 +208,6 @@ impl Sandbox {
         Ok(())
     }
 
-    /// A rustc wrapper that bounds each compile of an answer crate (named `chunk_…`) with
-    /// `timeout` and 8 GiB of address space, so one answer that never finishes compiling, or
-    /// asks rustc for a huge constant, cannot use up its neighbours' time or the machine.
-    fn rustc_wrapper(&self) -> std::io::Result<std::path::PathBuf> {
-        let path = self.root.join("rustc-wrapper.sh");
-        let script = "#!/bin/sh\n# Written by cargo-llm-bench: time and memory limits for each rustc run on answers.\ncase \" $* \" in\n    *\" --crate-name chunk_\"*)\n        ulimit -v 8388608 2>/dev/null\n        exec timeout -s KILL \"$LLM_BENCH_RUSTC_TIMEOUT\" \"$@\" ;;\nesac\nexec \"$@\"\n";
-        write_if_changed(&path, script)?;
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
-        Ok(path)
-    }
-
     /// Builds a set of dependencies on its own, so the first run's downloads and builds do not
     /// count against any answer's timeout.
     fn build_dependencies(
@@ -264,7 +251,7 @@ impl Sandbox {
         let mut job = Job::new(self.cargo(), workspace, timeout)
             .envs(self.build_env())
             .env("CARGO_TARGET_DIR", target_dir)
-            .env("RUSTC_WRAPPER", self.rustc_wrapper()?);
+            .env("RUSTC_WRAPPER", &self.rustc_wrapper);
         // Cargo's JSON is how results come back: cutting it would lose whole answers.
         // A thousand answers with a dozen warnings each print tens of megabytes.
         job.output_cap = CARGO_OUTPUT_CAP;
@@ -287,6 +274,18 @@ impl Sandbox {
             ])
             .arg(self.jobs.to_string()))
     }
+}
+
+/// Writes the rustc wrapper that bounds each compile of an answer crate (named `chunk_…`) with
+/// `timeout` and 8 GiB of address space, so one answer that never finishes compiling, or asks
+/// rustc for a huge constant, cannot use up its neighbours' time or the machine.
+pub(super) fn write_rustc_wrapper(root: &Path) -> std::io::Result<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = root.join("rustc-wrapper.sh");
+    let script = "#!/bin/sh\n# Written by cargo-llm-bench: time and memory limits for each rustc run on answers.\ncase \" $* \" in\n    *\" --crate-name chunk_\"*)\n        ulimit -v 8388608 2>/dev/null\n        exec timeout -s KILL \"$LLM_BENCH_RUSTC_TIMEOUT\" \"$@\" ;;\nesac\nexec \"$@\"\n";
+    write_if_changed(&path, script)?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    Ok(path)
 }
 
 /// Whether an answer can live as a module among others. Code that names the crate root or its
@@ -522,7 +521,6 @@ fn settle_chunk<'a>(
                 error_codes: Vec::new(),
                 warnings: warnings.len() as u32,
                 diagnostics: rewrite(&warnings.concat(), member),
-                timed_out: false,
                 elapsed: share,
             });
         }
@@ -551,7 +549,6 @@ fn settle_chunk<'a>(
                         .get(&member.id)
                         .map_or(0, |w| w.len() as u32),
                     diagnostics: rewrite(&rendered, member),
-                    timed_out: false,
                     elapsed: share,
                 });
             }
@@ -605,7 +602,6 @@ fn settle_chunk<'a>(
         error_codes: Vec::new(),
         warnings: 0,
         diagnostics: rewrite(&diagnostics, member),
-        timed_out,
         elapsed: share,
     });
     next
