@@ -7,7 +7,8 @@
 use crate::pipeline::extract::{self, Flag};
 use crate::pipeline::{self, StageOutcome, Submission};
 use crate::provider::{
-    GenerationMetrics, Message, ModelSpec, Provider, ProviderError, Request, Role,
+    AttemptKey, GenerationMetrics, Message, ModelSpec, Provider, ProviderError, Request, Role,
+    Sampling,
 };
 use crate::sandbox::Sandbox;
 use crate::score;
@@ -82,7 +83,7 @@ pub struct ModelRun {
 /// A model with the provider that serves it.
 pub struct Contestant {
     pub model: ModelSpec,
-    pub provider: Box<dyn Provider>,
+    pub provider: Provider,
 }
 
 impl std::fmt::Debug for Contestant {
@@ -161,31 +162,36 @@ pub fn run(
             let case = &suite.cases[item.run.case];
             let contestant = &contestants[item.contestant];
             let request = Request {
-                suite: &suite.name,
-                case,
-                sample: item.run.sample,
-                attempt: round,
+                key: AttemptKey {
+                    suite: suite.name.clone(),
+                    case: case.id.clone(),
+                    sample: item.run.sample,
+                    attempt: round,
+                },
                 mode: case.settings.mode,
                 messages: item.messages.clone(),
-                temperature: case.settings.temperature,
-                max_tokens: case.settings.max_tokens,
-                seed: case.settings.seed,
+                sampling: Sampling {
+                    temperature: case.settings.temperature,
+                    max_tokens: case.settings.max_tokens,
+                    seed: case.settings.seed,
+                },
             };
             let generation_started = Instant::now();
-            match contestant.provider.generate(&request, &mut |_| {}) {
+            let generation = futures_executor(contestant.provider.generate(&request, &|_| {}));
+            match generation {
                 Ok(generation) => {
                     model_time[item.contestant] += generation_started.elapsed();
                     let extracted =
                         extract::extract(case.settings.mode, &case.prompt, &generation.text);
                     generated.push((index, generation, extracted));
                 }
-                Err(ProviderError::Unavailable(reason)) => {
+                Err(ProviderError::Unusable { reason, .. }) => {
                     return Err(RunError::ProviderUnavailable {
                         model: contestant.model.to_string(),
                         reason,
                     })
                 }
-                Err(ProviderError::Request(reason)) => {
+                Err(ProviderError::Failed { reason, .. }) => {
                     item.run.provider_error = Some(reason);
                     item.done = true;
                 }
@@ -300,4 +306,12 @@ fn repair_messages(attempt: &Attempt) -> [Message; 2] {
             content: feedback,
         },
     ]
+}
+
+fn futures_executor<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+        .block_on(future)
 }

@@ -8,6 +8,7 @@ use crate::error::{bad_input, ExitKind};
 use crate::sandbox::Sandbox;
 use crate::suite::{self, Suite};
 use anyhow::Context;
+use std::collections::HashMap;
 
 /// Loads every suite, reporting the problems of all of them before giving up.
 fn load_suites(settings: &Settings, overrides: &CaseOverrides) -> anyhow::Result<Vec<Suite>> {
@@ -42,6 +43,21 @@ fn load_suites(settings: &Settings, overrides: &CaseOverrides) -> anyhow::Result
         ));
     }
     Ok(suites)
+}
+
+/// Every case's reference answer, keyed by (suite, case id), for the `reference` provider.
+fn reference_answers(suites: &[Suite]) -> HashMap<(String, String), String> {
+    suites
+        .iter()
+        .flat_map(|suite| {
+            suite.cases.iter().map(|case| {
+                (
+                    (suite.name.clone(), case.id.clone()),
+                    case.reference.clone(),
+                )
+            })
+        })
+        .collect()
 }
 
 fn sandbox(settings: &Settings) -> anyhow::Result<Sandbox> {

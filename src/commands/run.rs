@@ -3,7 +3,7 @@
 use super::{load_suites, sandbox, Outcome};
 use crate::cli::{OutputFormat, Settings};
 use crate::error::{provider_unavailable, ExitKind};
-use crate::provider::{self, ProviderError};
+use crate::provider::{self, Provider, ReferenceProvider};
 use crate::report::{self, RunInfo};
 use crate::runner::{self, Contestant, Plan, RunError};
 use crate::score;
@@ -15,17 +15,16 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         .models
         .iter()
         .map(|model| {
-            let provider = provider::connect(model).map_err(|error| match error {
-                ProviderError::Unavailable(reason) | ProviderError::Request(reason) => {
+            let provider = if model.provider == "reference" {
+                Provider::Reference(ReferenceProvider::new(super::reference_answers(&suites)))
+            } else {
+                provider::connect(model).map_err(|error| {
                     provider_unavailable(
-                        anyhow::anyhow!("model {model} cannot be used: {reason}"),
+                        anyhow::anyhow!("model {model} cannot be used: {error}"),
                         None,
                     )
-                }
-                ProviderError::Exhausted => {
-                    provider_unavailable(anyhow::anyhow!("model {model} has no answers"), None)
-                }
-            })?;
+                })?
+            };
             Ok(Contestant {
                 model: model.clone(),
                 provider,

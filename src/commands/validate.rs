@@ -3,7 +3,7 @@
 use super::{load_suites, sandbox, Outcome};
 use crate::cli::{OutputFormat, Settings};
 use crate::error::ExitKind;
-use crate::provider::{ModelSpec, ReferenceProvider};
+use crate::provider::{ModelSpec, Provider, ReferenceProvider};
 use crate::runner::{self, Contestant, Plan, RunError};
 use crate::ui::Progress;
 use serde::Serialize;
@@ -30,7 +30,7 @@ pub fn validate(settings: &Settings) -> anyhow::Result<Outcome> {
     };
     let contestants = [Contestant {
         model: ModelSpec::parse("reference").expect("`reference` is a valid spec"),
-        provider: Box::new(ReferenceProvider),
+        provider: Provider::Reference(ReferenceProvider::new(super::reference_answers(&suites))),
     }];
     let progress = Progress::new(settings.progress);
     let runs = runner::run(&sandbox, &plan, &contestants, &|event| {

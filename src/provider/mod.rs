@@ -1,7 +1,9 @@
-//! Models behind one trait: a request goes in, an answer streams out, metrics come back.
+//! Models behind one type: a request goes in, an answer streams out, metrics come back.
 //!
-//! The only module that will know HTTP; for now the two offline providers live here:
-//! `reference` (each case's reference answer) and `replay:DIR` (recorded answers).
+//! The only module that knows HTTP. A provider is told only what the model is asked (the
+//! messages, the mode and the sampling settings) and the attempt's key; the hidden tests and the
+//! reference never cross into this module. The two offline providers, `reference` and
+//! `replay:DIR`, get what they answer by that key.
 
 mod reference;
 mod replay;
@@ -9,9 +11,10 @@ mod replay;
 pub use reference::ReferenceProvider;
 pub use replay::ReplayProvider;
 
-use crate::suite::{Case, Mode};
-use serde::Serialize;
+use crate::suite::Mode;
+use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::Path;
 use std::time::Duration;
 
 /// `PROVIDER:MODEL`, split at the first colon (`ollama:qwen2.5-coder:7b`).
@@ -49,6 +52,27 @@ impl fmt::Display for ModelSpec {
     }
 }
 
+/// Which answer of which conversation: suite, case id, sample, attempt (0 for the first answer,
+/// n for the n-th repair). The runner keys everything by it, and the offline providers find
+/// their answer by it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AttemptKey {
+    pub suite: String,
+    pub case: String,
+    pub sample: u32,
+    pub attempt: u32,
+}
+
+impl fmt::Display for AttemptKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}/{} sample {} attempt {}",
+            self.suite, self.case, self.sample, self.attempt
+        )
+    }
+}
+
 /// One chat or completion message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Message {
@@ -64,100 +88,249 @@ pub enum Role {
     Assistant,
 }
 
-/// What a model is asked: the conversation so far (a repair adds the failed answer and its
-/// diagnostics), plus the sampling settings of the case.
-#[derive(Debug, Clone)]
-pub struct Request<'a> {
-    pub suite: &'a str,
-    pub case: &'a Case,
-    pub sample: u32,
-    /// 0 for the first answer, n for the n-th repair.
-    pub attempt: u32,
-    pub mode: Mode,
-    pub messages: Vec<Message>,
+/// Sampling settings of one request.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Sampling {
     pub temperature: f64,
     pub max_tokens: u32,
     pub seed: Option<u64>,
 }
 
-/// Where a timing came from: the server's own clock is better when it reports one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+/// What a model is asked: the conversation so far (a repair adds the failed answer and its
+/// diagnostics), the mode, and the sampling settings. In completion mode the last user message
+/// is the raw prompt.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub key: AttemptKey,
+    pub mode: Mode,
+    pub messages: Vec<Message>,
+    pub sampling: Sampling,
+}
+
+/// Where a number came from: the server's own clock or counter is better when it reports one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum TimingSource {
+pub enum Source {
     Server,
     Client,
-    /// An offline provider: nothing was generated, so there is nothing to time.
+    /// An offline provider: nothing was generated, so there is nothing to measure.
     None,
 }
 
-/// Speed and size of one generation.
+/// Why generation ended. Everything but `Finished` makes the attempt invalid: the run, not the
+/// model, is to blame (a budget too small, a context window too short).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+pub enum GenerationEnd {
+    /// The model stopped by itself.
+    Finished,
+    /// The answer hit `max_tokens`.
+    MaxTokens,
+    /// The prompt was cut to fit the context window (Ollama's silent truncation).
+    PromptTruncated { sent_tokens: u64, expected_tokens: u64 },
+    /// Thinking used the whole budget and no answer came.
+    ThinkingExhausted,
+}
+
+impl GenerationEnd {
+    pub fn is_valid(&self) -> bool {
+        matches!(self, GenerationEnd::Finished)
+    }
+}
+
+/// Speed and size of one generation. Every number is optional: servers leave fields out.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct GenerationMetrics {
+    /// Request sent → first token, thinking included.
     pub ttft: Option<Duration>,
+    /// Request sent → first token of the answer itself (after any thinking).
+    pub ttft_answer: Option<Duration>,
+    /// Request sent → end of the stream, on our clock.
     pub generation_time: Duration,
     pub prompt_tokens: Option<u64>,
+    /// Every generated token, thinking included.
     pub completion_tokens: Option<u64>,
-    pub tokens_per_second: Option<f64>,
-    pub timing_source: TimingSource,
+    pub tokens_source: Source,
+    pub decode_tokens_per_second: Option<f64>,
+    pub decode_source: Source,
+    pub prefill_tokens_per_second: Option<f64>,
+    /// The server's prompt-processing time (Ollama `prompt_eval_duration`, llama.cpp
+    /// `timings.prompt_ms`), reported beside the client's TTFT, never instead of it.
+    pub server_prompt_time: Option<Duration>,
+    /// Model load time the server reported for this request (should be ~0 after warm-up).
+    pub load_time: Option<Duration>,
+    /// Requests retried before this answer, and the time spent waiting between them.
+    pub retries: u32,
+    pub retry_wait: Duration,
 }
 
 impl GenerationMetrics {
     pub fn offline(generation_time: Duration) -> GenerationMetrics {
         GenerationMetrics {
             ttft: None,
+            ttft_answer: None,
             generation_time,
             prompt_tokens: None,
             completion_tokens: None,
-            tokens_per_second: None,
-            timing_source: TimingSource::None,
+            tokens_source: Source::None,
+            decode_tokens_per_second: None,
+            decode_source: Source::None,
+            prefill_tokens_per_second: None,
+            server_prompt_time: None,
+            load_time: None,
+            retries: 0,
+            retry_wait: Duration::ZERO,
         }
     }
 }
 
+/// A finished generation: the answer text (thinking kept apart), why it ended, and its metrics.
 #[derive(Debug, Clone)]
 pub struct Generation {
     pub text: String,
+    pub thinking: String,
+    pub end: GenerationEnd,
     pub metrics: GenerationMetrics,
+}
+
+/// Retries spent on a request that failed anyway.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Retries {
+    pub count: u32,
+    pub waited: Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProviderError {
-    /// The provider cannot be used at all (unreachable, auth, model missing): the run stops.
-    #[error("{0}")]
-    Unavailable(String),
-    /// This one request failed; the case is recorded as a provider error and the run goes on.
-    #[error("{0}")]
-    Request(String),
+    /// The model cannot be used for the rest of the run (unreachable, auth, model missing,
+    /// quota exhausted): its remaining work stops, the other models go on.
+    #[error("{reason}")]
+    Unusable { reason: String, retries: Retries },
+    /// This one request failed after its retries (a timeout, a mid-stream error, an incomplete
+    /// stream); the attempt is invalid and the run goes on.
+    #[error("{reason}")]
+    Failed {
+        reason: String,
+        timed_out: bool,
+        retries: Retries,
+    },
     /// The provider has no further answer for this conversation (a replay without a recorded
     /// repair); the attempts so far stand.
     #[error("no further answer")]
     Exhausted,
 }
 
-/// A model that writes code. Implementations stream tokens to `on_token` as they arrive.
-pub trait Provider: Send + Sync {
-    /// Whether a repair request can get a different answer; `reference` cannot.
-    fn repairs(&self) -> bool {
-        true
-    }
-
-    fn generate(
-        &self,
-        request: &Request,
-        on_token: &mut dyn FnMut(&str),
-    ) -> Result<Generation, ProviderError>;
+/// What happens during a request that is worth showing while it runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ProviderEvent {
+    /// The request is waiting this long before retry number `retry`.
+    Retrying { retry: u32, wait: Duration },
+    /// The first token arrived.
+    FirstToken,
 }
 
-/// Builds the provider for a model spec.
-pub fn connect(spec: &ModelSpec) -> Result<Box<dyn Provider>, ProviderError> {
+/// How hard a provider may be pushed: shared by every model of one profile (one server).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RequestLimits {
+    /// Requests in flight at once.
+    pub concurrency: usize,
+    /// Least time between two requests' starts.
+    pub delay: Duration,
+}
+
+impl Default for RequestLimits {
+    fn default() -> RequestLimits {
+        RequestLimits {
+            concurrency: 1,
+            delay: Duration::ZERO,
+        }
+    }
+}
+
+/// What `prepare` learned: the model exists and is loaded.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Prepared {
+    /// How long loading the model took, when the server said or we could time it.
+    pub load_time: Option<Duration>,
+}
+
+/// One model a provider offers, with what the provider says about it.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ModelInfo {
+    pub name: String,
+    pub family: Option<String>,
+    /// As the provider writes it (`7.6B`).
+    pub parameter_size: Option<String>,
+    pub quantization: Option<String>,
+    pub context_length: Option<u64>,
+    pub size_bytes: Option<u64>,
+    /// Served by a remote host on the provider's behalf (Ollama's `-cloud` models).
+    pub remote: bool,
+}
+
+/// A model that writes code, with the provider that serves it.
+#[derive(Debug)]
+pub enum Provider {
+    Reference(ReferenceProvider),
+    Replay(ReplayProvider),
+}
+
+impl Provider {
+    /// Whether a repair request can get a different answer; `reference` cannot.
+    pub fn repairs(&self) -> bool {
+        !matches!(self, Provider::Reference(_))
+    }
+
+    /// Whether the model runs on this machine, so that our own builds would slow it down and
+    /// must not overlap its generation.
+    pub fn is_local(&self) -> bool {
+        false
+    }
+
+    /// The profile's concurrency and spacing of requests.
+    pub fn limits(&self) -> RequestLimits {
+        match self {
+            // Offline answers cost nothing; any number may be in flight.
+            Provider::Reference(_) | Provider::Replay(_) => RequestLimits {
+                concurrency: 64,
+                delay: Duration::ZERO,
+            },
+        }
+    }
+
+    /// Checks that the model exists and loads it, so that no request's timing pays for the
+    /// load. An unknown model is `Unusable`, with a hint naming the models that do exist.
+    pub async fn prepare(&self) -> Result<Prepared, ProviderError> {
+        Ok(Prepared::default())
+    }
+
+    /// Asks the model once. `on_event` hears about retries and the first token.
+    pub async fn generate(
+        &self,
+        request: &Request,
+        on_event: &(dyn Fn(ProviderEvent) + Send + Sync),
+    ) -> Result<Generation, ProviderError> {
+        let _ = on_event;
+        match self {
+            Provider::Reference(provider) => provider.generate(request),
+            Provider::Replay(provider) => provider.generate(request),
+        }
+    }
+}
+
+/// Builds the provider for a model spec. `reference` is built by whoever holds the suites
+/// (`Provider::Reference`), since only they have the answers.
+pub fn connect(spec: &ModelSpec) -> Result<Provider, ProviderError> {
     match spec.provider.as_str() {
-        "reference" => Ok(Box::new(ReferenceProvider)),
-        "replay" => Ok(Box::new(ReplayProvider::open(std::path::Path::new(
+        "replay" => Ok(Provider::Replay(ReplayProvider::open(Path::new(
             &spec.model,
         ))?)),
-        other => Err(ProviderError::Unavailable(format!(
-            "provider `{other}` is not available in this version: use `reference` or `replay:DIR`"
-        ))),
+        other => Err(ProviderError::Unusable {
+            reason: format!(
+                "provider `{other}` is not available in this version: use `reference` or `replay:DIR`"
+            ),
+            retries: Retries::default(),
+        }),
     }
 }
 

@@ -3,7 +3,7 @@
 //! Layout: `DIR/<suite>/<case-id>/<sample>-<attempt>.md`, both numbers from 0: `0-0.md` is the
 //! first sample's first answer, `0-1.md` its first repair. The file holds the model's raw text.
 
-use super::{Generation, GenerationMetrics, Provider, ProviderError, Request};
+use super::{AttemptKey, Generation, GenerationEnd, GenerationMetrics, ProviderError, Request};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -15,48 +15,46 @@ pub struct ReplayProvider {
 impl ReplayProvider {
     pub fn open(root: &Path) -> Result<ReplayProvider, ProviderError> {
         if !root.is_dir() {
-            return Err(ProviderError::Unavailable(format!(
-                "replay folder {} does not exist",
-                root.display()
-            )));
+            return Err(ProviderError::Unusable {
+                reason: format!("replay folder {} does not exist", root.display()),
+                retries: Default::default(),
+            });
         }
         Ok(ReplayProvider {
             root: root.to_owned(),
         })
     }
 
-    pub fn recording_path(&self, request: &Request) -> PathBuf {
+    pub fn recording_path(&self, key: &AttemptKey) -> PathBuf {
         self.root
-            .join(request.suite)
-            .join(&request.case.id)
-            .join(format!("{}-{}.md", request.sample, request.attempt))
+            .join(&key.suite)
+            .join(&key.case)
+            .join(format!("{}-{}.md", key.sample, key.attempt))
     }
-}
 
-impl Provider for ReplayProvider {
-    fn generate(
-        &self,
-        request: &Request,
-        on_token: &mut dyn FnMut(&str),
-    ) -> Result<Generation, ProviderError> {
+    pub(super) fn generate(&self, request: &Request) -> Result<Generation, ProviderError> {
         let started = Instant::now();
-        let path = self.recording_path(request);
+        let path = self.recording_path(&request.key);
         let text = match std::fs::read_to_string(&path) {
             Ok(text) => text,
             // Without a recorded repair, the recorded attempts are all there is.
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound && request.attempt > 0 => {
+            Err(error)
+                if error.kind() == std::io::ErrorKind::NotFound && request.key.attempt > 0 =>
+            {
                 return Err(ProviderError::Exhausted)
             }
             Err(error) => {
-                return Err(ProviderError::Request(format!(
-                    "no recorded answer at {}: {error}",
-                    path.display()
-                )))
+                return Err(ProviderError::Failed {
+                    reason: format!("no recorded answer at {}: {error}", path.display()),
+                    timed_out: false,
+                    retries: Default::default(),
+                })
             }
         };
-        on_token(&text);
         Ok(Generation {
             text,
+            thinking: String::new(),
+            end: GenerationEnd::Finished,
             metrics: GenerationMetrics::offline(started.elapsed()),
         })
     }

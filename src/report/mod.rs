@@ -10,7 +10,7 @@ pub use files::{write_report, ReportPaths};
 pub use table::render_table;
 
 use crate::pipeline::StageDetail;
-use crate::provider::{ModelSpec, TimingSource};
+use crate::provider::{ModelSpec, Source};
 use crate::runner::{Attempt, CaseRun, ModelRun};
 use crate::score::{self, Weights};
 use crate::suite::{Stage, Suite};
@@ -115,7 +115,7 @@ pub struct Metrics {
     pub prompt_tokens: Option<u64>,
     pub completion_tokens: Option<u64>,
     pub tokens_per_second: Option<f64>,
-    pub timing_source: TimingSource,
+    pub timing_source: Source,
 }
 
 /// One stage; the fields after `duration_ms` are set for the stage they belong to.
@@ -235,8 +235,8 @@ fn attempt_report(index: u32, attempt: &Attempt) -> AttemptReport {
             generation_ms: metrics.generation_time.as_secs_f64() * 1e3,
             prompt_tokens: metrics.prompt_tokens,
             completion_tokens: metrics.completion_tokens,
-            tokens_per_second: metrics.tokens_per_second,
-            timing_source: metrics.timing_source,
+            tokens_per_second: metrics.decode_tokens_per_second,
+            timing_source: metrics.decode_source,
         },
         stages: attempt.stages.iter().map(stage_report).collect(),
         code: attempt.code.clone(),
@@ -361,7 +361,7 @@ fn summarize(info: &RunInfo, run: &ModelRun) -> Summary {
         .collect();
     let speeds: Vec<f64> = attempts
         .iter()
-        .filter_map(|a| a.metrics.tokens_per_second)
+        .filter_map(|a| a.metrics.decode_tokens_per_second)
         .collect();
     let repairs_total: u32 = run.cases.iter().map(CaseRun::repairs).sum();
     Summary {
