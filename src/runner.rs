@@ -1,55 +1,116 @@
-//! Models × cases × samples through generation, the stages and the repair loop.
+//! Models × cases × samples: concurrent generation, batched scoring, the repair loop.
 //!
-//! Work goes in rounds: every open attempt of every model is generated, then all of them are
-//! scored as one batch; the failures that have repairs left get their diagnostics back and
-//! form the next round. Emits events; never prints.
+//! Every (model, case, sample) is a conversation. Its attempts are generated concurrently on a
+//! tokio runtime, within each profile's concurrency limit and request spacing, while the calling
+//! thread scores what has been generated in batches through the pipeline and sends failures back
+//! as repairs. A model served on this machine never generates while a batch is being scored:
+//! scoring takes the CPU exclusively, so our own builds never slow its measured speed. Every
+//! scored attempt is announced by an event carrying it. Emits events; never prints.
 
 use crate::pipeline::extract::{self, Flag};
 use crate::pipeline::{self, StageOutcome, Submission};
 use crate::provider::{
-    AttemptKey, GenerationMetrics, Message, ModelSpec, Provider, ProviderError, Request, Role,
-    Sampling,
+    AttemptKey, Generation, GenerationEnd, GenerationMetrics, Message, ModelSpec, Prepared,
+    Provider, ProviderError, ProviderEvent, Request, RequestLimits, Retries, Role, Sampling,
 };
 use crate::sandbox::Sandbox;
 use crate::score;
 use crate::suite::{Case, Mode, Stage, Suite};
+use futures_util::stream::{FuturesUnordered, StreamExt};
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::sync::{RwLock, Semaphore};
 
-/// Something worth showing while a run goes on.
-#[derive(Debug, Clone)]
-pub enum Event {
-    /// A round starts with this many attempts to generate and score.
-    RoundStarted {
-        round: u32,
-        attempts: usize,
+/// A batch is scored once this many answers wait, even while others are still generating.
+const BATCH_TARGET: usize = 40;
+/// ... or once the oldest waiting answer has waited this long.
+const BATCH_MAX_WAIT: Duration = Duration::from_secs(5);
+/// How often the scoring thread looks up while waiting for answers.
+const POLL: Duration = Duration::from_millis(100);
+
+/// Something worth showing, or keeping, while a run goes on.
+#[derive(Debug, Clone, Copy)]
+pub enum Event<'a> {
+    /// A model is about to be asked this many first answers.
+    ModelStarted {
+        model: &'a ModelSpec,
+        conversations: usize,
     },
+    /// A model was checked and loaded.
+    ModelPrepared {
+        model: &'a ModelSpec,
+        prepared: &'a Prepared,
+    },
+    /// A request was sent to the model.
+    RequestSent {
+        model: &'a ModelSpec,
+        key: &'a AttemptKey,
+    },
+    /// A request waits before being retried.
+    Retrying {
+        model: &'a ModelSpec,
+        key: &'a AttemptKey,
+        wait: Duration,
+    },
+    /// An answer arrived (or the request failed) and waits to be scored.
     Generated {
-        model: String,
-        case: String,
+        model: &'a ModelSpec,
+        key: &'a AttemptKey,
     },
-    /// A stage starts on this many attempts of the round.
-    StageStarted {
-        stage: Stage,
-        attempts: usize,
+    /// A stage starts on this many attempts of a batch.
+    StageStarted { stage: Stage, attempts: usize },
+    /// An attempt went through the stages: the unit a journal or cache persists.
+    AttemptScored {
+        model: &'a ModelSpec,
+        attempt: &'a Attempt,
     },
-    /// The round's batch of attempts went through the stages.
-    RoundScored {
-        round: u32,
-        attempts: usize,
-        passed: usize,
+    /// A conversation ended without a scored attempt: the provider failed it.
+    ConversationFailed {
+        model: &'a ModelSpec,
+        key: &'a AttemptKey,
+        reason: &'a str,
+    },
+    /// A model became unusable: its remaining work is dropped, the other models go on.
+    ModelStopped {
+        model: &'a ModelSpec,
+        reason: &'a str,
     },
 }
 
 /// One model's answer to one case, and how it fared.
 #[derive(Debug, Clone)]
 pub struct Attempt {
+    pub key: AttemptKey,
     pub answer: String,
+    pub thinking: String,
     pub code: String,
     pub flags: Vec<Flag>,
+    pub end: GenerationEnd,
     pub metrics: GenerationMetrics,
     pub stages: Vec<StageOutcome>,
     pub score: f64,
     pub passed: bool,
+}
+
+impl Attempt {
+    /// A failed attempt whose generation did not finish on its own (a budget or context window
+    /// too small): the run's fault, not the model's.
+    pub fn is_invalid(&self) -> bool {
+        !self.passed && !self.end.is_valid()
+    }
+}
+
+/// Why a conversation has no (further) scored attempt.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProviderFailure {
+    pub reason: String,
+    pub timed_out: bool,
+    /// The model was stopped before this conversation was asked (or finished).
+    pub model_stopped: bool,
+    pub retries: Retries,
 }
 
 /// Every attempt of one model at one case and sample.
@@ -59,8 +120,8 @@ pub struct CaseRun {
     pub case: usize,
     pub sample: u32,
     pub attempts: Vec<Attempt>,
-    /// Set when the provider failed this request; the run went on without it.
-    pub provider_error: Option<String>,
+    /// Set when the provider failed this conversation; the run went on without it.
+    pub provider_error: Option<ProviderFailure>,
 }
 
 impl CaseRun {
@@ -71,27 +132,35 @@ impl CaseRun {
     pub fn repairs(&self) -> u32 {
         self.attempts.len().saturating_sub(1) as u32
     }
+
+    pub fn passed(&self) -> bool {
+        self.last().is_some_and(|attempt| attempt.passed)
+    }
+
+    /// Invalid for reasons of the run, not the model: the provider failed the request, or the
+    /// last answer was cut short by a budget or context window.
+    pub fn is_invalid(&self) -> bool {
+        self.provider_error.is_some() || self.last().is_some_and(Attempt::is_invalid)
+    }
 }
 
 #[derive(Debug, Clone)]
 pub struct ModelRun {
     pub model: ModelSpec,
     pub cases: Vec<CaseRun>,
+    /// From the model's first request to its last scored attempt.
     pub elapsed: Duration,
+    /// Model load time, measured apart before any timed request.
+    pub load_time: Option<Duration>,
+    /// Why the model stopped early, when it did.
+    pub stopped: Option<String>,
 }
 
 /// A model with the provider that serves it.
+#[derive(Debug)]
 pub struct Contestant {
     pub model: ModelSpec,
     pub provider: Provider,
-}
-
-impl std::fmt::Debug for Contestant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Contestant")
-            .field("model", &self.model)
-            .finish_non_exhaustive()
-    }
 }
 
 #[derive(Debug)]
@@ -101,34 +170,50 @@ pub struct Plan<'a> {
     pub weights: score::Weights,
 }
 
+/// Why a run ended before every conversation did.
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
-    #[error("model {model} cannot be used: {reason}")]
-    ProviderUnavailable { model: String, reason: String },
     #[error(transparent)]
     Scoring(#[from] anyhow::Error),
 }
 
-/// One open (model, case, sample) and its conversation so far.
-struct Open {
+/// One conversation and where it stands.
+struct Conversation {
     contestant: usize,
     run: CaseRun,
     messages: Vec<Message>,
+    /// Generated, waiting to be scored.
+    generated: Option<(Generation, Instant)>,
     done: bool,
 }
+
+/// A request for the generation side.
+struct Job {
+    conversation: usize,
+    contestant: usize,
+    request: Request,
+}
+
+/// What the generation side sends back.
+struct Answered {
+    conversation: usize,
+    result: Result<Generation, ProviderError>,
+}
+
+pub type EventSink<'s> = &'s (dyn Fn(Event) + Sync);
 
 pub fn run(
     sandbox: &Sandbox,
     plan: &Plan,
     contestants: &[Contestant],
-    on_event: &(dyn Fn(Event) + Sync),
+    on_event: EventSink,
 ) -> Result<Vec<ModelRun>, RunError> {
-    let mut open = Vec::new();
+    let mut conversations = Vec::new();
     for (contestant, _) in contestants.iter().enumerate() {
         for (suite_index, suite) in plan.suites.iter().enumerate() {
             for (case_index, case) in suite.cases.iter().enumerate() {
                 for sample in 0..plan.samples {
-                    open.push(Open {
+                    conversations.push(Conversation {
                         contestant,
                         run: CaseRun {
                             suite: suite_index,
@@ -138,131 +223,512 @@ pub fn run(
                             provider_error: None,
                         },
                         messages: first_messages(case),
+                        generated: None,
                         done: false,
                     });
                 }
             }
         }
     }
+    let stopped: Vec<AtomicBool> = contestants.iter().map(|_| AtomicBool::new(false)).collect();
+    let cpu = RwLock::new(());
+    let (job_sender, job_receiver) = tokio::sync::mpsc::unbounded_channel::<Job>();
+    let (answer_sender, answer_receiver) = mpsc::channel::<Answered>();
+    let (prepared_sender, prepared_receiver) = mpsc::channel();
 
-    let mut model_time = vec![Duration::ZERO; contestants.len()];
-    for round in 0.. {
-        let active: Vec<usize> = (0..open.len()).filter(|&index| !open[index].done).collect();
-        if active.is_empty() {
-            break;
-        }
-        on_event(Event::RoundStarted {
-            round,
-            attempts: active.len(),
+    std::thread::scope(|scope| {
+        let generation = GenerationSide {
+            contestants,
+            stopped: &stopped,
+            cpu: &cpu,
+            on_event,
+        };
+        scope.spawn(move || generation.serve(job_receiver, answer_sender, prepared_sender));
+        let mut coordinator = Coordinator {
+            sandbox,
+            plan,
+            contestants,
+            on_event,
+            conversations,
+            stopped: &stopped,
+            stop_reasons: vec![None; contestants.len()],
+            load_times: vec![None; contestants.len()],
+            started: vec![None; contestants.len()],
+            finished: vec![None; contestants.len()],
+            jobs: job_sender,
+            in_flight: 0,
+            cpu: &cpu,
+        };
+        // The job sender is dropped with the coordinator, which ends the generation side.
+        coordinator.run(&prepared_receiver, &answer_receiver)
+    })
+}
+
+/// The generation side: prepares every model, then answers jobs concurrently.
+struct GenerationSide<'a> {
+    contestants: &'a [Contestant],
+    stopped: &'a [AtomicBool],
+    cpu: &'a RwLock<()>,
+    on_event: EventSink<'a>,
+}
+
+impl GenerationSide<'_> {
+    fn serve(
+        self,
+        mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>,
+        answers: mpsc::Sender<Answered>,
+        prepared: mpsc::Sender<(usize, Result<Prepared, ProviderError>)>,
+    ) {
+        let runtime = match tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        {
+            Ok(runtime) => runtime,
+            Err(error) => {
+                for contestant in 0..self.contestants.len() {
+                    let _ = prepared.send((
+                        contestant,
+                        Err(ProviderError::Unusable {
+                            reason: format!("cannot start the HTTP runtime: {error}"),
+                            retries: Retries::default(),
+                        }),
+                    ));
+                }
+                return;
+            }
+        };
+        // One semaphore and one request clock per profile: models of one server share them.
+        let mut gates: HashMap<&str, Arc<Gate>> = HashMap::new();
+        let gate_of: Vec<Arc<Gate>> = self
+            .contestants
+            .iter()
+            .map(|contestant| {
+                gates
+                    .entry(contestant.model.provider.as_str())
+                    .or_insert_with(|| Arc::new(Gate::new(contestant.provider.limits())))
+                    .clone()
+            })
+            .collect();
+        runtime.block_on(async {
+            let mut preparing: FuturesUnordered<_> =
+                self.contestants
+                    .iter()
+                    .enumerate()
+                    .map(|(index, contestant)| async move {
+                        (index, contestant.provider.prepare().await)
+                    })
+                    .collect();
+            while let Some(result) = preparing.next().await {
+                let _ = prepared.send(result);
+            }
+            drop(preparing);
+
+            let mut running = FuturesUnordered::new();
+            let mut open = true;
+            loop {
+                tokio::select! {
+                    job = jobs.recv(), if open => match job {
+                        Some(job) => {
+                            let gate = gate_of[job.contestant].clone();
+                            running.push(self.answer(job, gate));
+                        }
+                        None => open = false,
+                    },
+                    Some(answered) = running.next(), if !running.is_empty() => {
+                        if answers.send(answered).is_err() {
+                            return;
+                        }
+                    }
+                    else => return,
+                }
+            }
         });
-        let mut generated = Vec::new();
-        for &index in &active {
-            let item = &mut open[index];
-            let suite = &plan.suites[item.run.suite];
-            let case = &suite.cases[item.run.case];
-            let contestant = &contestants[item.contestant];
-            let request = Request {
+    }
+
+    async fn answer(&self, job: Job, gate: Arc<Gate>) -> Answered {
+        let contestant = &self.contestants[job.contestant];
+        let model = &contestant.model;
+        let result = async {
+            let _permit = gate.permits.acquire().await;
+            gate.wait_turn().await;
+            if self.stopped[job.contestant].load(Ordering::Relaxed) {
+                return Err(ProviderError::Unusable {
+                    reason: "the model was stopped".to_owned(),
+                    retries: Retries::default(),
+                });
+            }
+            // A model on this machine shares the CPU with our builds: it generates only while
+            // no batch is being scored, so its speed is measured on a quiet machine.
+            let _cpu = if contestant.provider.is_local() {
+                Some(self.cpu.read().await)
+            } else {
+                None
+            };
+            (self.on_event)(Event::RequestSent {
+                model,
+                key: &job.request.key,
+            });
+            let key = &job.request.key;
+            let on_provider_event = |event: ProviderEvent| {
+                if let ProviderEvent::Retrying { wait, .. } = event {
+                    (self.on_event)(Event::Retrying { model, key, wait });
+                }
+            };
+            contestant
+                .provider
+                .generate(&job.request, &on_provider_event)
+                .await
+        }
+        .await;
+        (self.on_event)(Event::Generated {
+            model,
+            key: &job.request.key,
+        });
+        Answered {
+            conversation: job.conversation,
+            result,
+        }
+    }
+}
+
+/// A profile's concurrency limit and request spacing.
+struct Gate {
+    permits: Semaphore,
+    delay: Duration,
+    next_start: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl Gate {
+    fn new(limits: RequestLimits) -> Gate {
+        Gate {
+            permits: Semaphore::new(limits.concurrency.max(1)),
+            delay: limits.delay,
+            next_start: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }
+    }
+
+    /// Waits until `delay` has passed since the previous request of this profile started.
+    async fn wait_turn(&self) {
+        if self.delay.is_zero() {
+            return;
+        }
+        let start = {
+            let mut next_start = self.next_start.lock().await;
+            let start = (*next_start).max(tokio::time::Instant::now());
+            *next_start = start + self.delay;
+            start
+        };
+        tokio::time::sleep_until(start).await;
+    }
+}
+
+/// The scoring side: hands out jobs, scores answers in batches, decides on repairs.
+struct Coordinator<'a> {
+    sandbox: &'a Sandbox,
+    plan: &'a Plan<'a>,
+    contestants: &'a [Contestant],
+    on_event: EventSink<'a>,
+    conversations: Vec<Conversation>,
+    stopped: &'a [AtomicBool],
+    stop_reasons: Vec<Option<String>>,
+    load_times: Vec<Option<Duration>>,
+    started: Vec<Option<Instant>>,
+    finished: Vec<Option<Instant>>,
+    jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    in_flight: usize,
+    cpu: &'a RwLock<()>,
+}
+
+impl Coordinator<'_> {
+    fn run(
+        &mut self,
+        prepared: &mpsc::Receiver<(usize, Result<Prepared, ProviderError>)>,
+        answers: &mpsc::Receiver<Answered>,
+    ) -> Result<Vec<ModelRun>, RunError> {
+        for _ in 0..self.contestants.len() {
+            let Ok((contestant, result)) = prepared.recv() else {
+                break;
+            };
+            let model = &self.contestants[contestant].model;
+            match result {
+                Ok(prepared) => {
+                    (self.on_event)(Event::ModelPrepared {
+                        model,
+                        prepared: &prepared,
+                    });
+                    self.load_times[contestant] = prepared.load_time;
+                    self.start_model(contestant);
+                }
+                Err(error) => self.stop_model(contestant, &error.to_string()),
+            }
+        }
+
+        loop {
+            let waiting: Vec<usize> = (0..self.conversations.len())
+                .filter(|&index| self.conversations[index].generated.is_some())
+                .collect();
+            if self.in_flight == 0 && waiting.is_empty() {
+                break;
+            }
+            if !waiting.is_empty() && self.batch_is_due(&waiting) {
+                self.score(&waiting)?;
+                continue;
+            }
+            match answers.recv_timeout(POLL) {
+                Ok(answered) => self.receive(answered),
+                Err(mpsc::RecvTimeoutError::Timeout) => {}
+                Err(mpsc::RecvTimeoutError::Disconnected) => {
+                    return Err(RunError::Scoring(anyhow::anyhow!(
+                        "the generation side of the run ended early"
+                    )))
+                }
+            }
+            // Take every answer that is already there before deciding on a batch.
+            while let Ok(answered) = answers.try_recv() {
+                self.receive(answered);
+            }
+        }
+        Ok(self.finish())
+    }
+
+    fn start_model(&mut self, contestant: usize) {
+        let model = &self.contestants[contestant].model;
+        let indices: Vec<usize> = (0..self.conversations.len())
+            .filter(|&index| self.conversations[index].contestant == contestant)
+            .collect();
+        (self.on_event)(Event::ModelStarted {
+            model,
+            conversations: indices.len(),
+        });
+        self.started[contestant] = Some(Instant::now());
+        for index in indices {
+            self.ask(index);
+        }
+    }
+
+    /// Sends the conversation's next request to the generation side.
+    fn ask(&mut self, index: usize) {
+        let conversation = &self.conversations[index];
+        let suite = &self.plan.suites[conversation.run.suite];
+        let case = &suite.cases[conversation.run.case];
+        let request = Request {
+            key: AttemptKey {
+                suite: suite.name.clone(),
+                case: case.id.clone(),
+                sample: conversation.run.sample,
+                attempt: conversation.run.attempts.len() as u32,
+            },
+            mode: case.settings.mode,
+            messages: conversation.messages.clone(),
+            sampling: Sampling {
+                temperature: case.settings.temperature,
+                max_tokens: case.settings.max_tokens,
+                seed: case.settings.seed,
+            },
+        };
+        let job = Job {
+            conversation: index,
+            contestant: conversation.contestant,
+            request,
+        };
+        if self.jobs.send(job).is_ok() {
+            self.in_flight += 1;
+        } else {
+            self.fail(
+                index,
+                "the generation side of the run ended early",
+                false,
+                Retries::default(),
+            );
+        }
+    }
+
+    fn receive(&mut self, answered: Answered) {
+        self.in_flight -= 1;
+        let index = answered.conversation;
+        let contestant = self.conversations[index].contestant;
+        match answered.result {
+            Ok(generation) => {
+                self.conversations[index].generated = Some((generation, Instant::now()));
+            }
+            Err(ProviderError::Unusable { reason, retries }) => {
+                self.stop_model(contestant, &reason);
+                self.fail(index, &reason, false, retries);
+                self.conversations[index]
+                    .run
+                    .provider_error
+                    .as_mut()
+                    .expect("just set")
+                    .model_stopped = true;
+            }
+            Err(ProviderError::Failed {
+                reason,
+                timed_out,
+                retries,
+            }) => self.fail(index, &reason, timed_out, retries),
+            Err(ProviderError::Exhausted) => self.end(index),
+        }
+    }
+
+    /// Whether to score now: nothing else is coming, enough is waiting, or it waited enough.
+    fn batch_is_due(&self, waiting: &[usize]) -> bool {
+        let oldest = waiting
+            .iter()
+            .filter_map(|&index| self.conversations[index].generated.as_ref())
+            .map(|(_, at)| at.elapsed())
+            .max()
+            .unwrap_or_default();
+        self.in_flight == 0 || waiting.len() >= BATCH_TARGET || oldest >= BATCH_MAX_WAIT
+    }
+
+    fn score(&mut self, waiting: &[usize]) -> Result<(), RunError> {
+        let mut batch = Vec::with_capacity(waiting.len());
+        for &index in waiting {
+            let conversation = &mut self.conversations[index];
+            let (generation, _) = conversation.generated.take().expect("waiting");
+            let case = case_of(self.plan, &conversation.run);
+            let extracted = extract::extract(case.settings.mode, &case.prompt, &generation.text);
+            batch.push((index, generation, extracted));
+        }
+        let outcomes = {
+            // Local models pause while our builds load the CPU.
+            let _cpu = self.cpu.blocking_write();
+            let submissions: Vec<Submission> = batch
+                .iter()
+                .map(|(index, _, extracted)| Submission {
+                    code: &extracted.code,
+                    case: case_of(self.plan, &self.conversations[*index].run),
+                })
+                .collect();
+            let on_event = self.on_event;
+            pipeline::score(self.sandbox, &submissions, &|stage, attempts| {
+                on_event(Event::StageStarted { stage, attempts })
+            })?
+        };
+        for ((index, generation, extracted), stages) in batch.into_iter().zip(outcomes) {
+            let conversation = &self.conversations[index];
+            let case = case_of(self.plan, &conversation.run);
+            let suite = &self.plan.suites[conversation.run.suite];
+            let attempt = Attempt {
                 key: AttemptKey {
                     suite: suite.name.clone(),
                     case: case.id.clone(),
-                    sample: item.run.sample,
-                    attempt: round,
+                    sample: conversation.run.sample,
+                    attempt: conversation.run.attempts.len() as u32,
                 },
-                mode: case.settings.mode,
-                messages: item.messages.clone(),
-                sampling: Sampling {
-                    temperature: case.settings.temperature,
-                    max_tokens: case.settings.max_tokens,
-                    seed: case.settings.seed,
-                },
-            };
-            let generation_started = Instant::now();
-            let generation = futures_executor(contestant.provider.generate(&request, &|_| {}));
-            match generation {
-                Ok(generation) => {
-                    model_time[item.contestant] += generation_started.elapsed();
-                    let extracted =
-                        extract::extract(case.settings.mode, &case.prompt, &generation.text);
-                    generated.push((index, generation, extracted));
-                }
-                Err(ProviderError::Unusable { reason, .. }) => {
-                    return Err(RunError::ProviderUnavailable {
-                        model: contestant.model.to_string(),
-                        reason,
-                    })
-                }
-                Err(ProviderError::Failed { reason, .. }) => {
-                    item.run.provider_error = Some(reason);
-                    item.done = true;
-                }
-                Err(ProviderError::Exhausted) => item.done = true,
-            }
-            on_event(Event::Generated {
-                model: contestant.model.to_string(),
-                case: case.id.clone(),
-            });
-        }
-
-        let scoring_started = Instant::now();
-        let submissions: Vec<Submission> = generated
-            .iter()
-            .map(|(index, _, extracted)| Submission {
-                code: &extracted.code,
-                case: case_of(plan, &open[*index].run),
-            })
-            .collect();
-        let outcomes = pipeline::score(sandbox, &submissions, &|stage, attempts| {
-            on_event(Event::StageStarted { stage, attempts })
-        })?;
-        let scoring_time = scoring_started.elapsed();
-        drop(submissions);
-
-        let mut passed = 0;
-        let n_scored = generated.len();
-        for ((index, generation, extracted), stages) in generated.into_iter().zip(outcomes) {
-            let case = case_of(plan, &open[index].run);
-            let attempt = Attempt {
-                score: score::attempt_score(&plan.weights, &case.settings.stages, &stages),
+                score: score::attempt_score(&self.plan.weights, &case.settings.stages, &stages),
                 passed: score::attempt_passed(&case.settings.stages, &stages),
                 answer: generation.text,
+                thinking: generation.thinking,
                 code: extracted.code,
                 flags: extracted.flags,
+                end: generation.end,
                 metrics: generation.metrics,
                 stages,
             };
-            let item = &mut open[index];
-            model_time[item.contestant] += scoring_time / n_scored.max(1) as u32;
-            passed += usize::from(attempt.passed);
-            let repairs_left = (item.run.attempts.len() as u32) < case.settings.repairs
-                && contestants[item.contestant].provider.repairs();
-            // Base models in completion mode cannot take feedback, so they get no repairs.
-            if attempt.passed || !repairs_left || case.settings.mode == Mode::Completion {
-                item.done = true;
-            } else {
-                item.messages.extend(repair_messages(&attempt));
+            let contestant = conversation.contestant;
+            (self.on_event)(Event::AttemptScored {
+                model: &self.contestants[contestant].model,
+                attempt: &attempt,
+            });
+            let repairs_left = (conversation.run.attempts.len() as u32) < case.settings.repairs
+                && self.contestants[contestant].provider.repairs()
+                && !self.stopped[contestant].load(Ordering::Relaxed);
+            // Base models in completion mode cannot take feedback, so they get no repairs; an
+            // answer cut short by the run's limits gets none either: the fault is not the model's.
+            let repair = !attempt.passed
+                && repairs_left
+                && case.settings.mode == Mode::Chat
+                && !attempt.is_invalid();
+            let conversation = &mut self.conversations[index];
+            if repair {
+                conversation.messages.extend(repair_messages(&attempt));
             }
-            item.run.attempts.push(attempt);
+            conversation.run.attempts.push(attempt);
+            if repair {
+                self.ask(index);
+            } else {
+                self.end(index);
+            }
         }
-        on_event(Event::RoundScored {
-            round,
-            attempts: n_scored,
-            passed,
+        Ok(())
+    }
+
+    fn fail(&mut self, index: usize, reason: &str, timed_out: bool, retries: Retries) {
+        let conversation = &mut self.conversations[index];
+        conversation.run.provider_error = Some(ProviderFailure {
+            reason: reason.to_owned(),
+            timed_out,
+            model_stopped: false,
+            retries,
+        });
+        let model = &self.contestants[conversation.contestant].model;
+        let key = AttemptKey {
+            suite: self.plan.suites[conversation.run.suite].name.clone(),
+            case: case_of(self.plan, &conversation.run).id.clone(),
+            sample: conversation.run.sample,
+            attempt: conversation.run.attempts.len() as u32,
+        };
+        (self.on_event)(Event::ConversationFailed {
+            model,
+            key: &key,
+            reason,
+        });
+        self.end(index);
+    }
+
+    fn end(&mut self, index: usize) {
+        let conversation = &mut self.conversations[index];
+        conversation.done = true;
+        self.finished[conversation.contestant] = Some(Instant::now());
+    }
+
+    /// Marks the model unusable: its queued requests are dropped by the generation side, and
+    /// conversations that never got an answer record why.
+    fn stop_model(&mut self, contestant: usize, reason: &str) {
+        if self.stopped[contestant].swap(true, Ordering::Relaxed) {
+            return;
+        }
+        self.stop_reasons[contestant] = Some(reason.to_owned());
+        (self.on_event)(Event::ModelStopped {
+            model: &self.contestants[contestant].model,
+            reason,
         });
     }
 
-    let mut runs: Vec<ModelRun> = contestants
-        .iter()
-        .zip(&model_time)
-        .map(|(contestant, elapsed)| ModelRun {
-            model: contestant.model.clone(),
-            cases: Vec::new(),
-            elapsed: *elapsed,
-        })
-        .collect();
-    for item in open {
-        runs[item.contestant].cases.push(item.run);
+    fn finish(&mut self) -> Vec<ModelRun> {
+        let mut runs: Vec<ModelRun> = self
+            .contestants
+            .iter()
+            .enumerate()
+            .map(|(index, contestant)| ModelRun {
+                model: contestant.model.clone(),
+                cases: Vec::new(),
+                elapsed: match (self.started[index], self.finished[index]) {
+                    (Some(started), Some(finished)) => finished.saturating_duration_since(started),
+                    _ => Duration::ZERO,
+                },
+                load_time: self.load_times[index],
+                stopped: self.stop_reasons[index].clone(),
+            })
+            .collect();
+        for conversation in std::mem::take(&mut self.conversations) {
+            let mut run = conversation.run;
+            if !conversation.done && run.provider_error.is_none() {
+                // Never asked: the model was stopped first.
+                run.provider_error = Some(ProviderFailure {
+                    reason: self.stop_reasons[conversation.contestant]
+                        .clone()
+                        .unwrap_or_else(|| "not asked".to_owned()),
+                    timed_out: false,
+                    model_stopped: true,
+                    retries: Retries::default(),
+                });
+            }
+            runs[conversation.contestant].cases.push(run);
+        }
+        runs
     }
-    Ok(runs)
 }
 
 fn case_of<'a>(plan: &'a Plan, run: &CaseRun) -> &'a Case {
@@ -306,12 +772,4 @@ fn repair_messages(attempt: &Attempt) -> [Message; 2] {
             content: feedback,
         },
     ]
-}
-
-fn futures_executor<F: std::future::Future>(future: F) -> F::Output {
-    tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("a tokio runtime")
-        .block_on(future)
 }

@@ -42,10 +42,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         progress.handle(event)
     });
     progress.finish();
-    let runs = runs.map_err(|error| match error {
-        RunError::ProviderUnavailable { .. } => provider_unavailable(error, None),
-        RunError::Scoring(error) => error,
-    })?;
+    let runs = runs.map_err(|RunError::Scoring(error)| error)?;
 
     let created = chrono::Utc::now();
     let info = RunInfo {

@@ -204,7 +204,10 @@ fn case_report(suites: &[Suite], case_run: &CaseRun) -> CaseReport {
             .first()
             .is_some_and(|attempt| attempt.passed),
         repairs: case_run.repairs(),
-        provider_error: case_run.provider_error.clone(),
+        provider_error: case_run
+            .provider_error
+            .as_ref()
+            .map(|failure| failure.reason.clone()),
         attempts: case_run
             .attempts
             .iter()
