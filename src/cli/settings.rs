@@ -204,13 +204,14 @@ impl Settings {
                 ),
             ));
         }
-        settings.models = model_texts
-            .iter()
-            .map(|text| {
-                ModelSpec::parse(text)
-                    .map_err(|message| bad_input(anyhow::anyhow!("--model: {message}"), None))
-            })
-            .collect::<anyhow::Result<_>>()?;
+        for text in &model_texts {
+            let model = ModelSpec::parse(text)
+                .map_err(|message| bad_input(anyhow::anyhow!("--model: {message}"), None))?;
+            // The same model named twice runs once.
+            if !settings.models.contains(&model) {
+                settings.models.push(model);
+            }
+        }
         settings.samples = samples.or(config_samples).unwrap_or(1);
         if settings.samples == 0 {
             return Err(bad_input(
