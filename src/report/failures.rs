@@ -27,12 +27,20 @@ pub fn render_failures(reports: &[Report], width: Option<u16>) -> String {
         if summary.invalid.total > 0 {
             heading.push_str(&format!("; {} invalid", summary.invalid.total));
         }
-        if let Some(reason) = &summary.stopped {
-            heading.push_str(&format!("; stopped: {}", first_line(reason)));
-        }
         let entries = entries(report);
-        heading.push(if entries.is_empty() { ' ' } else { ':' });
-        lines.push(heading.trim_end().to_owned());
+        if !entries.is_empty() || summary.stopped.is_some() {
+            heading.push(':');
+        }
+        lines.push(heading);
+        // Why the model stopped comes first and is never cut for the cap: it explains the rest.
+        if let Some(reason) = &summary.stopped {
+            let unfinished = summary.invalid.model_stopped;
+            lines.push(format!(
+                "  stopped with {unfinished} run{} unfinished: {}",
+                plural(unfinished),
+                first_line(reason)
+            ));
+        }
         let shown = if entries.len() > MAX_LINES_PER_MODEL {
             MAX_LINES_PER_MODEL - 1
         } else {
@@ -98,10 +106,10 @@ fn entries(report: &Report) -> Vec<String> {
             }
         })
         .collect();
-    if stopped > 0 {
+    if stopped > 0 && report.summary.stopped.is_none() {
         entries.push(format!(
-            "{stopped} run{} not finished: the model was stopped",
-            if stopped == 1 { "" } else { "s" }
+            "{stopped} run{} unfinished: the model was stopped",
+            plural(stopped)
         ));
     }
     entries
@@ -162,6 +170,14 @@ fn invalid_detail(case: &CaseReport, reason: InvalidReason) -> String {
     match &case.provider_error {
         Some(error) => format!("invalid, {}: {}", reason.name(), first_line(&error.reason)),
         None => format!("invalid: {}", reason.name()),
+    }
+}
+
+fn plural(count: usize) -> &'static str {
+    if count == 1 {
+        ""
+    } else {
+        "s"
     }
 }
 

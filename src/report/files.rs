@@ -105,7 +105,7 @@ pub const CSV_COLUMNS: &[&str] = &[
     "provider_error",
 ];
 
-fn to_csv(report: &Report) -> anyhow::Result<String> {
+pub(super) fn to_csv(report: &Report) -> anyhow::Result<String> {
     use crate::suite::Stage::{self, Compile, Coverage, Format, Test};
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(CSV_COLUMNS)?;

@@ -612,10 +612,330 @@ pub fn model_label(model: &ModelSpec) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::extract::Flag;
+    use crate::provider::{AttemptKey, GenerationMetrics, Retries, Source};
+    use crate::runner::ProviderFailure;
+    use std::path::Path;
 
     #[test]
     fn model_names_are_made_file_safe() {
         assert_eq!(file_safe("qwen3-coder:8b-cloud"), "qwen3-coder_8b-cloud");
         assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
+    }
+
+    fn suite() -> Suite {
+        let mut yaml =
+            String::from("suite: arith\ndefaults:\n  stages: [format, compile, test]\ncases:\n");
+        for id in ["add", "sub", "mul", "div"] {
+            yaml.push_str(&format!(
+                "  - id: {id}\n    prompt: p\n    reference: |\n      pub fn {id}() {{}}\n    tests: |\n      #[test]\n      fn works() {{ {id}() }}\n"
+            ));
+        }
+        crate::suite::parse(Path::new("arith.yaml"), &yaml).expect("a valid suite")
+    }
+
+    fn outcome(stage: Stage, passed: bool, detail: StageDetail) -> StageOutcome {
+        StageOutcome {
+            stage,
+            passed,
+            elapsed: Duration::from_millis(5),
+            detail,
+            diagnostics: String::new(),
+        }
+    }
+
+    fn format_ok() -> StageOutcome {
+        outcome(
+            Stage::Format,
+            true,
+            StageDetail::Format {
+                already_formatted: true,
+            },
+        )
+    }
+
+    fn compile(passed: bool) -> StageOutcome {
+        outcome(
+            Stage::Compile,
+            passed,
+            StageDetail::Compile {
+                error_codes: if passed {
+                    vec![]
+                } else {
+                    vec!["E0308".to_owned()]
+                },
+                warnings: 0,
+            },
+        )
+    }
+
+    fn test(passed: u32, total: u32) -> StageOutcome {
+        outcome(
+            Stage::Test,
+            passed == total,
+            StageDetail::Test { passed, total },
+        )
+    }
+
+    fn attempt(case: &str, end: GenerationEnd, stages: Vec<StageOutcome>) -> Attempt {
+        let passed = stages.len() == 3 && stages.iter().all(|s| s.passed);
+        Attempt {
+            key: AttemptKey {
+                suite: "arith".to_owned(),
+                case: case.to_owned(),
+                sample: 0,
+                attempt: 0,
+            },
+            answer: "```rust\nfn x() {}\n```".to_owned(),
+            thinking: "hmm".to_owned(),
+            code: "fn x() {}".to_owned(),
+            flags: vec![Flag::SeveralCodeBlocks],
+            end,
+            metrics: GenerationMetrics::offline(Duration::from_millis(900)),
+            score: if passed { 1.0 } else { 0.3 },
+            passed,
+            stages,
+        }
+    }
+
+    fn case_run(case: usize, attempts: Vec<Attempt>) -> CaseRun {
+        CaseRun {
+            suite: 0,
+            case,
+            sample: 0,
+            attempts,
+            provider_error: None,
+        }
+    }
+
+    /// add passes, sub fails its tests, mul hits max_tokens, div times out at the provider.
+    fn model_run() -> ModelRun {
+        let mut passed = attempt(
+            "add",
+            GenerationEnd::Finished,
+            vec![format_ok(), compile(true), test(2, 2)],
+        );
+        passed.metrics.ttft = Some(Duration::from_millis(100));
+        passed.metrics.decode_tokens_per_second = Some(40.0);
+        passed.metrics.decode_source = Source::Server;
+        passed.metrics.prompt_tokens = Some(50);
+        passed.metrics.completion_tokens = Some(70);
+        passed.metrics.retries = 1;
+        passed.metrics.retry_wait = Duration::from_millis(500);
+        let mut wrong = attempt(
+            "sub",
+            GenerationEnd::Finished,
+            vec![format_ok(), compile(true), test(3, 5)],
+        );
+        wrong.metrics.ttft = Some(Duration::from_millis(300));
+        wrong.metrics.decode_tokens_per_second = Some(20.0);
+        wrong.metrics.decode_source = Source::Client;
+        let mut cut_short = attempt(
+            "mul",
+            GenerationEnd::MaxTokens,
+            vec![format_ok(), compile(false)],
+        );
+        // A rate nobody measured is no measurement.
+        cut_short.metrics.decode_tokens_per_second = Some(1e6);
+        let mut timed_out = case_run(3, Vec::new());
+        timed_out.provider_error = Some(ProviderFailure {
+            reason: "no answer within 60s".to_owned(),
+            timed_out: true,
+            model_stopped: false,
+            retries: Retries {
+                count: 2,
+                waited: Duration::from_secs(3),
+            },
+        });
+        ModelRun {
+            model: ModelSpec::parse("local:tiny-coder").unwrap(),
+            cases: vec![
+                case_run(0, vec![passed]),
+                case_run(1, vec![wrong]),
+                case_run(2, vec![cut_short]),
+                timed_out,
+            ],
+            elapsed: Duration::from_secs(12),
+            load_time: Some(Duration::from_millis(1500)),
+            stopped: None,
+        }
+    }
+
+    fn build(run: &ModelRun) -> Report {
+        let suites = [suite()];
+        let info = RunInfo {
+            suites: &suites,
+            samples: 1,
+            weights: Weights::default(),
+            rustc: "rustc 1.0".to_owned(),
+            created: chrono::Utc::now(),
+        };
+        build_report(&info, run)
+    }
+
+    #[test]
+    fn invalid_runs_are_counted_apart_and_left_out_of_every_rate() {
+        let summary = build(&model_run()).summary;
+        assert_eq!(
+            (summary.runs, summary.valid_runs, summary.passed),
+            (4, 2, 1)
+        );
+        assert_eq!(
+            summary.invalid,
+            InvalidCounts {
+                total: 2,
+                max_tokens: 1,
+                provider_timeout: 1,
+                ..InvalidCounts::default()
+            }
+        );
+        assert_eq!(summary.provider_errors, 1);
+        assert_eq!(summary.pass_at_1, 0.5);
+        assert_eq!(summary.after_repair_pass_rate, 0.5);
+        assert!((summary.mean_score - 0.65).abs() < 1e-9);
+        assert_eq!(summary.stage_pass_rates[&Stage::Compile], Some(1.0));
+        assert_eq!(summary.stage_pass_rates[&Stage::Test], Some(0.5));
+        assert_eq!(summary.stage_pass_rates[&Stage::Coverage], None);
+    }
+
+    #[test]
+    fn speed_summaries_use_only_measured_numbers_and_say_where_they_came_from() {
+        let summary = build(&model_run()).summary;
+        assert_eq!(
+            summary.decode_tokens_per_second,
+            Percentiles {
+                p50: Some(20.0),
+                p90: Some(40.0),
+                from_server: 1,
+                from_client: 1,
+            }
+        );
+        assert_eq!(summary.ttft_ms.p50, Some(100.0));
+        assert_eq!(summary.ttft_ms.from_client, 2);
+        assert_eq!(summary.prefill_tokens_per_second.p50, None);
+        assert_eq!((summary.prompt_tokens, summary.completion_tokens), (50, 70));
+        assert_eq!((summary.retries, summary.retry_wait_ms), (3, 3500));
+        assert_eq!(summary.load_time_ms, Some(1500));
+        assert_eq!(summary.total_ms, 12_000);
+    }
+
+    #[test]
+    fn each_attempt_says_why_it_ended_and_where_its_numbers_came_from() {
+        let report = build(&model_run());
+        let cut_short = &report.cases[2];
+        assert!(cut_short.invalid);
+        assert_eq!(cut_short.invalid_reason, Some(InvalidReason::MaxTokens));
+        let attempt = &cut_short.attempts[0];
+        assert_eq!(attempt.end, GenerationEndReport::MaxTokens);
+        assert!(attempt.invalid);
+        assert_eq!(attempt.metrics.sources.decode, SourceReport::None);
+        assert_eq!(attempt.thinking_chars, 3);
+        let json = serde_json::to_value(attempt).unwrap();
+        assert_eq!(json["end"], serde_json::json!({"reason": "max_tokens"}));
+        assert_eq!(json["flags"], serde_json::json!(["several-code-blocks"]));
+
+        let passed = &report.cases[0].attempts[0].metrics;
+        assert_eq!(passed.sources.decode, SourceReport::Server);
+        assert_eq!(passed.sources.ttft, SourceReport::Client);
+        assert_eq!(passed.sources.tokens, SourceReport::None);
+
+        let timed_out = &report.cases[3];
+        assert_eq!(
+            timed_out.invalid_reason,
+            Some(InvalidReason::ProviderTimeout)
+        );
+        let error = timed_out.provider_error.as_ref().unwrap();
+        assert_eq!((error.retries, error.retry_wait_ms), (2, 3000.0));
+    }
+
+    #[test]
+    fn a_report_reads_back_as_it_was_written() {
+        let report = build(&model_run());
+        let json = serde_json::to_string(&report).unwrap();
+        let read: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(read.format_version, 2);
+        assert_eq!(serde_json::to_string(&read).unwrap(), json);
+    }
+
+    #[test]
+    fn the_csv_has_one_row_per_run_with_every_column() {
+        let csv = files::to_csv(&build(&model_run())).unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        assert_eq!(headers.iter().collect::<Vec<_>>(), files::CSV_COLUMNS);
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 4);
+        let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+        assert_eq!(&rows[0][column("ttft_ms")], "100.0");
+        assert_eq!(&rows[0][column("tokens_per_second")], "40.00");
+        assert_eq!(&rows[0][column("timing_source")], "server");
+        assert_eq!(&rows[0][column("retries")], "1");
+        assert_eq!(&rows[2][column("end_reason")], "max_tokens");
+        assert_eq!(&rows[2][column("invalid")], "true");
+        assert_eq!(&rows[3][column("invalid_reason")], "provider_timeout");
+        assert_eq!(&rows[3][column("retries")], "2");
+        assert_eq!(&rows[3][column("end_reason")], "");
+    }
+
+    #[test]
+    fn the_failure_list_names_each_failed_case_with_its_stage_and_each_invalid_run() {
+        let text = render_failures(&[build(&model_run())], Some(80));
+        assert_eq!(
+            text,
+            "local:tiny-coder failed 1 of 2 valid runs; 2 invalid:\n  sub (test: 3/5 passed)\n  mul (invalid: max_tokens)\n  div (invalid, provider_timeout: no answer within 60s)"
+        );
+    }
+
+    #[test]
+    fn a_model_that_passed_everything_is_left_out_of_the_failure_list() {
+        let mut run = model_run();
+        run.cases.truncate(1);
+        assert_eq!(render_failures(&[build(&run)], None), "");
+    }
+
+    #[test]
+    fn a_long_failure_list_is_capped_and_counts_the_rest() {
+        let mut run = model_run();
+        let wrong = run.cases[1].clone();
+        let mut cases: Vec<CaseRun> = (0..4)
+            .map(|case| CaseRun {
+                case,
+                ..wrong.clone()
+            })
+            .collect();
+        // Samples that failed alike are one line; the invalid runs follow.
+        cases.extend((1..3).map(|sample| CaseRun {
+            sample,
+            ..wrong.clone()
+        }));
+        cases.extend(run.cases.drain(2..).map(|case_run| CaseRun {
+            sample: 1,
+            ..case_run
+        }));
+        let mut never_asked = cases.last().unwrap().clone();
+        never_asked.sample = 2;
+        never_asked.provider_error.as_mut().unwrap().model_stopped = true;
+        cases.push(never_asked);
+        run.cases = cases;
+        run.stopped = Some("the server went away".to_owned());
+        let text = render_failures(&[build(&run)], Some(60));
+        assert!(
+            text.lines().all(|line| line.chars().count() <= 60),
+            "{text}"
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "local:tiny-coder failed 6 of 6 valid runs; 3 invalid:",
+                "  stopped with 1 run unfinished: the server went away",
+                "  add (test: 3/5 passed)",
+                "  sub ×3 (test: 3/5 passed)",
+                "  mul (test: 3/5 passed)",
+                "  div (test: 3/5 passed)",
+                "  … and 2 more in the JSON report",
+            ],
+            "{text}"
+        );
     }
 }
