@@ -15,7 +15,7 @@ pub fn render_failures(reports: &[Report], width: Option<u16>) -> String {
     let mut lines = Vec::new();
     for report in reports {
         let summary = &report.summary;
-        let failed = summary.valid_runs - summary.passed;
+        let failed = summary.valid_runs.saturating_sub(summary.passed);
         if failed == 0 && summary.invalid.total == 0 && summary.stopped.is_none() {
             continue;
         }

@@ -475,7 +475,7 @@ mod tests {
     }
 
     #[test]
-    fn every_width_from_40_up_is_kept() {
+    fn the_table_fits_every_width_from_40_columns_up() {
         for width in 40..=200 {
             let table = render_table(&reports(), Some(width));
             assert!(
