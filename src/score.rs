@@ -86,6 +86,18 @@ pub fn percentile(values: &[f64], p: f64) -> Option<f64> {
     Some(sorted[rank.clamp(1, sorted.len()) - 1])
 }
 
+/// `count` over `of`, or None when there is nothing to count.
+pub fn rate(count: usize, of: usize) -> Option<f64> {
+    (of > 0).then(|| count as f64 / of as f64)
+}
+
+/// The arithmetic mean, or None for no values.
+pub fn mean(values: &[f64]) -> Option<f64> {
+    // A fold from +0.0, because an empty f64 sum is -0.0.
+    (!values.is_empty())
+        .then(|| values.iter().fold(0.0, |sum, value| sum + value) / values.len() as f64)
+}
+
 /// The gate: which models score below the bar.
 pub fn below_bar<'a>(
     scores: impl IntoIterator<Item = (&'a str, f64)>,
@@ -150,6 +162,19 @@ mod tests {
         assert_eq!(percentile(&values, 50.0), Some(3.0));
         assert_eq!(percentile(&values, 90.0), Some(5.0));
         assert_eq!(percentile(&[], 50.0), None);
+    }
+
+    #[test]
+    fn a_rate_of_nothing_is_unknown_rather_than_zero() {
+        assert_eq!(rate(3, 4), Some(0.75));
+        assert_eq!(rate(0, 4), Some(0.0));
+        assert_eq!(rate(0, 0), None);
+    }
+
+    #[test]
+    fn the_mean_of_no_values_is_unknown() {
+        assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
+        assert_eq!(mean(&[]), None);
     }
 
     #[test]

@@ -212,6 +212,21 @@ fn a_score_below_min_score_fails_the_gate_with_exit_1() {
         "{}",
         stderr(&output)
     );
+    // Not a terminal and no COLUMNS: the table fits 80 columns, and the failures follow it.
+    let text = stdout(&output);
+    assert!(
+        text.lines().all(|line| line.chars().count() <= 80),
+        "{text}"
+    );
+    for failure in [
+        "failed 4 of 7 valid runs:",
+        "  greet (format: no code block)",
+        "  repeat (compile: E0308)",
+        "  spin (test: 0/1 passed, timed out)",
+        "  clamp (coverage: 29% < 80%)",
+    ] {
+        assert!(text.contains(failure), "{failure} is missing:\n{text}");
+    }
 }
 
 #[test]

@@ -61,7 +61,14 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         reports.push(report);
     }
     match settings.format {
-        OutputFormat::Table => println!("{}", report::render_table(&reports)),
+        OutputFormat::Table => {
+            let width = report::stdout_width();
+            println!("{}", report::render_table(&reports, width));
+            let failures = report::render_failures(&reports, width);
+            if !failures.is_empty() {
+                println!("\n{failures}");
+            }
+        }
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
     }
 

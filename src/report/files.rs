@@ -66,7 +66,9 @@ fn persist_new(path: &Path, contents: &[u8]) -> anyhow::Result<bool> {
     }
 }
 
-/// One row per case and sample, describing its final attempt.
+/// One row per case and sample. The stage columns and the metrics describe its final attempt;
+/// `retries` and `retry_wait_ms` count every request of the run, failed ones included. An
+/// `invalid` run is left out of every rate of the summary, for `invalid_reason`.
 pub const CSV_COLUMNS: &[&str] = &[
     "suite",
     "case",
@@ -75,6 +77,8 @@ pub const CSV_COLUMNS: &[&str] = &[
     "model",
     "passed",
     "score",
+    "invalid",
+    "invalid_reason",
     "format",
     "compile",
     "test",
@@ -86,32 +90,44 @@ pub const CSV_COLUMNS: &[&str] = &[
     "tests_total",
     "coverage_ratio",
     "repairs",
+    "end_reason",
     "ttft_ms",
+    "ttft_answer_ms",
     "tokens_per_second",
+    "timing_source",
+    "prefill_tokens_per_second",
     "prompt_tokens",
     "completion_tokens",
+    "tokens_source",
     "generation_ms",
+    "retries",
+    "retry_wait_ms",
     "provider_error",
 ];
 
-fn to_csv(report: &Report) -> anyhow::Result<String> {
+pub(super) fn to_csv(report: &Report) -> anyhow::Result<String> {
+    use crate::suite::Stage::{self, Compile, Coverage, Format, Test};
     let mut writer = csv::Writer::from_writer(Vec::new());
     writer.write_record(CSV_COLUMNS)?;
     for case in &report.cases {
         let last = case.attempts.last();
-        let stage = |name: crate::suite::Stage| match last
-            .and_then(|a| a.stages.iter().find(|s| s.stage == name))
-        {
+        let metrics = last.map(|attempt| &attempt.metrics);
+        let find = |name: Stage| last.and_then(|a| a.stages.iter().find(|s| s.stage == name));
+        let stage = |name: Stage| match find(name) {
             Some(stage) if stage.passed => "pass",
             Some(_) => "fail",
             None => "skip",
         };
-        let find = |name| last.and_then(|a| a.stages.iter().find(|s| s.stage == name));
-        use crate::suite::Stage::{Compile, Coverage, Format, Test};
-        let opt = |value: Option<String>| value.unwrap_or_default();
-        let tokens: (Option<u64>, Option<u64>) = last.map_or((None, None), |a| {
-            (a.metrics.prompt_tokens, a.metrics.completion_tokens)
-        });
+        let text = |value: Option<String>| value.unwrap_or_default();
+        let failed_request = case.provider_error.as_ref();
+        let retries = case.attempts.iter().map(|a| a.metrics.retries).sum::<u32>()
+            + failed_request.map_or(0, |error| error.retries);
+        let retry_wait_ms = case
+            .attempts
+            .iter()
+            .map(|a| a.metrics.retry_wait_ms)
+            .sum::<f64>()
+            + failed_request.map_or(0.0, |error| error.retry_wait_ms);
         writer.write_record([
             case.suite.clone(),
             case.case.clone(),
@@ -120,39 +136,72 @@ fn to_csv(report: &Report) -> anyhow::Result<String> {
             report.model.clone(),
             case.passed.to_string(),
             format!("{:.4}", case.score),
+            case.invalid.to_string(),
+            text(case.invalid_reason.map(|reason| reason.name().to_owned())),
             stage(Format).to_owned(),
             stage(Compile).to_owned(),
             stage(Test).to_owned(),
             stage(Coverage).to_owned(),
-            opt(find(Format)
-                .and_then(|s| s.already_formatted)
-                .map(|v| v.to_string())),
-            opt(find(Compile)
-                .and_then(|s| s.error_codes.clone())
-                .map(|codes| codes.join(" "))),
-            opt(find(Compile)
-                .and_then(|s| s.warnings)
-                .map(|v| v.to_string())),
-            opt(find(Test)
-                .and_then(|s| s.tests_passed)
-                .map(|v| v.to_string())),
-            opt(find(Test)
-                .and_then(|s| s.tests_total)
-                .map(|v| v.to_string())),
-            opt(find(Coverage)
-                .and_then(|s| s.coverage)
-                .map(|v| format!("{v:.4}"))),
+            text(
+                find(Format)
+                    .and_then(|s| s.already_formatted)
+                    .map(|v| v.to_string()),
+            ),
+            text(
+                find(Compile)
+                    .and_then(|s| s.error_codes.clone())
+                    .map(|codes| codes.join(" ")),
+            ),
+            text(
+                find(Compile)
+                    .and_then(|s| s.warnings)
+                    .map(|v| v.to_string()),
+            ),
+            text(
+                find(Test)
+                    .and_then(|s| s.tests_passed)
+                    .map(|v| v.to_string()),
+            ),
+            text(
+                find(Test)
+                    .and_then(|s| s.tests_total)
+                    .map(|v| v.to_string()),
+            ),
+            text(
+                find(Coverage)
+                    .and_then(|s| s.coverage)
+                    .map(|v| format!("{v:.4}")),
+            ),
             case.repairs.to_string(),
-            opt(last
-                .and_then(|a| a.metrics.ttft_ms)
-                .map(|v| format!("{v:.1}"))),
-            opt(last
-                .and_then(|a| a.metrics.tokens_per_second)
-                .map(|v| format!("{v:.2}"))),
-            opt(tokens.0.map(|v| v.to_string())),
-            opt(tokens.1.map(|v| v.to_string())),
-            opt(last.map(|a| format!("{:.1}", a.metrics.generation_ms))),
-            case.provider_error.clone().unwrap_or_default(),
+            text(last.map(|a| a.end.name().to_owned())),
+            text(metrics.and_then(|m| m.ttft_ms).map(|v| format!("{v:.1}"))),
+            text(
+                metrics
+                    .and_then(|m| m.ttft_answer_ms)
+                    .map(|v| format!("{v:.1}")),
+            ),
+            text(
+                metrics
+                    .and_then(|m| m.decode_tokens_per_second)
+                    .map(|v| format!("{v:.2}")),
+            ),
+            text(metrics.map(|m| m.sources.decode.name().to_owned())),
+            text(
+                metrics
+                    .and_then(|m| m.prefill_tokens_per_second)
+                    .map(|v| format!("{v:.2}")),
+            ),
+            text(metrics.and_then(|m| m.prompt_tokens).map(|v| v.to_string())),
+            text(
+                metrics
+                    .and_then(|m| m.completion_tokens)
+                    .map(|v| v.to_string()),
+            ),
+            text(metrics.map(|m| m.sources.tokens.name().to_owned())),
+            text(metrics.map(|m| format!("{:.1}", m.generation_ms))),
+            retries.to_string(),
+            format!("{retry_wait_ms:.1}"),
+            text(failed_request.map(|error| error.reason.clone())),
         ])?;
     }
     Ok(String::from_utf8(writer.into_inner()?)?)

@@ -1,24 +1,32 @@
-//! The only module that serializes results: the versioned JSON report, the CSV, the table.
+//! The only module that serializes results: the versioned JSON report, the CSV, the table and
+//! the list of failures printed after it.
 //!
 //! Report types are a contract of their own (`FORMAT_VERSION`), separate from the domain types,
 //! so the runner can change without changing what users parse.
 
+mod failures;
 mod files;
+mod summary;
 mod table;
 
+pub use failures::render_failures;
 pub use files::{write_report, ReportPaths};
-pub use table::render_table;
+pub use table::{render_table, stdout_width, DEFAULT_TABLE_WIDTH};
 
-use crate::pipeline::StageDetail;
-use crate::provider::{ModelSpec, Source};
-use crate::runner::{Attempt, CaseRun, ModelRun};
-use crate::score::{self, Weights};
+use crate::pipeline::{StageDetail, StageOutcome};
+use crate::provider::{self, GenerationEnd, ModelSpec};
+use crate::runner::{Attempt, CaseRun, ModelRun, ProviderFailure};
+use crate::score::Weights;
 use crate::suite::{Stage, Suite};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 /// Bumped on any change a consumer could notice.
-pub const FORMAT_VERSION: u32 = 1;
+///
+/// 2: invalid runs counted apart (and left out of every rate), why each generation ended, every
+/// metric with its source, TTFT to the answer, prefill, retries and waits, load time.
+pub const FORMAT_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -36,6 +44,17 @@ pub struct Report {
     pub cases: Vec<CaseReport>,
 }
 
+impl Report {
+    /// The model as written on the command line: `ollama:qwen2.5-coder:7b`, or `reference`.
+    pub fn label(&self) -> String {
+        if self.provider == "reference" {
+            "reference".to_owned()
+        } else {
+            format!("{}:{}", self.provider, self.model)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Tool {
     pub name: String,
@@ -50,37 +69,129 @@ pub struct SuiteInfo {
     pub cases: usize,
 }
 
-/// Rates are fractions in 0..=1; a rate is null when nothing was measured.
+/// One model's results at a glance.
+///
+/// Every rate, score, pass@k and repair count is computed over **valid runs only**: a run that
+/// is invalid for reasons of the run rather than the model (a budget or context window too
+/// small, a provider that timed out, failed or was stopped) is counted in `invalid`, by reason,
+/// and nowhere else, so "the model wrote wrong Rust" and "the benchmark was misconfigured" stay
+/// apart. Rates are fractions in 0..=1; a stage's rate is null when no valid run had that stage,
+/// and the other rates are 0 when no run was valid.
+///
+/// Speed percentiles use every scored attempt whose number was measured (by the server or on
+/// our clock); offline answers (`reference`, `replay`) have none, so theirs are null.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Summary {
-    /// Case × sample runs.
+    /// Case × sample runs, valid or not.
     pub runs: usize,
+    /// Runs that count: `runs` minus `invalid.total`.
+    pub valid_runs: usize,
+    /// Runs left out of every rate because the run, not the model, is to blame.
+    pub invalid: InvalidCounts,
+    /// Valid runs whose final attempt passed every stage of its case.
     pub passed: usize,
+    /// Mean final score of the valid runs.
     pub mean_score: f64,
+    /// pass@1 over valid runs (see `pass_at_k`).
     pub pass_at_1: f64,
-    /// pass@k for k = 1 up to the number of samples.
+    /// pass@k for k = 1 up to the number of samples: the unbiased estimator per case over its
+    /// valid samples, averaged over the cases with at least k valid samples.
     pub pass_at_k: BTreeMap<String, f64>,
+    /// Per stage: valid runs whose final attempt passed it, over valid runs whose case has it.
     pub stage_pass_rates: BTreeMap<Stage, Option<f64>>,
+    /// Valid runs whose first attempt passed, over valid runs.
     pub first_try_pass_rate: f64,
+    /// Valid runs whose final attempt passed, over valid runs.
     pub after_repair_pass_rate: f64,
+    /// Repairs asked for in valid runs.
     pub repairs_total: u32,
+    /// `repairs_total` over valid runs.
     pub repairs_mean: f64,
+    /// Runs the provider failed (timed out, errored, or the model was stopped); a part of
+    /// `invalid`.
     pub provider_errors: usize,
+    /// Request sent → first token, thinking included, in milliseconds on our clock.
     pub ttft_ms: Percentiles,
-    pub tokens_per_second: Percentiles,
+    /// Request sent → first token of the answer itself, after any thinking.
+    pub ttft_answer_ms: Percentiles,
+    /// Generated tokens per second after the first one.
+    pub decode_tokens_per_second: Percentiles,
+    /// Prompt tokens processed per second (only servers report it).
+    pub prefill_tokens_per_second: Percentiles,
+    /// Over every attempt, valid or not: what the run cost.
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
+    /// Generation time of every attempt, summed (requests overlap, so this exceeds wall time).
     pub generation_ms: u64,
-    /// Generation plus this model's share of scoring.
+    /// Requests retried, over every attempt and every failed request.
+    pub retries: u32,
+    /// Time spent waiting before those retries.
+    pub retry_wait_ms: u64,
+    /// Loading the model, measured apart before any timed request; null when nothing was loaded.
+    pub load_time_ms: Option<u64>,
+    /// Wall time from the model's first request to its last scored attempt.
     pub total_ms: u64,
+    /// Why the model stopped before its last case, when it did.
+    pub stopped: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+/// Invalid runs, by why they are invalid. A run has one reason: a provider failure first, else
+/// why its final answer ended.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvalidCounts {
+    pub total: usize,
+    /// The answer hit `max_tokens`.
+    pub max_tokens: usize,
+    /// The prompt was cut to fit the context window.
+    pub prompt_truncated: usize,
+    /// Thinking used the whole budget and no answer came.
+    pub thinking_exhausted: usize,
+    /// The request timed out at the provider.
+    pub provider_timeout: usize,
+    /// The provider failed the request (an error, an incomplete stream).
+    pub provider_error: usize,
+    /// The model was stopped (it became unusable) before this run finished.
+    pub model_stopped: usize,
+}
+
+/// Why a run is invalid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvalidReason {
+    MaxTokens,
+    PromptTruncated,
+    ThinkingExhausted,
+    ProviderTimeout,
+    ProviderError,
+    ModelStopped,
+}
+
+impl InvalidReason {
+    pub fn name(self) -> &'static str {
+        match self {
+            InvalidReason::MaxTokens => "max_tokens",
+            InvalidReason::PromptTruncated => "prompt_truncated",
+            InvalidReason::ThinkingExhausted => "thinking_exhausted",
+            InvalidReason::ProviderTimeout => "provider_timeout",
+            InvalidReason::ProviderError => "provider_error",
+            InvalidReason::ModelStopped => "model_stopped",
+        }
+    }
+}
+
+/// The 50th and 90th percentile (nearest rank) of the attempts that measured the number, and
+/// how many did, by source.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct Percentiles {
     pub p50: Option<f64>,
     pub p90: Option<f64>,
+    /// Attempts whose number came from the server's own clock or counters.
+    pub from_server: usize,
+    /// Attempts whose number came from our clock.
+    pub from_client: usize,
 }
 
+/// One case and sample: every attempt, and the verdict of the last.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct CaseReport {
     pub suite: String,
@@ -90,32 +201,142 @@ pub struct CaseReport {
     pub score: f64,
     pub first_try_passed: bool,
     pub repairs: u32,
-    pub provider_error: Option<String>,
+    /// Invalid for reasons of the run, not the model: left out of every rate of the summary.
+    pub invalid: bool,
+    pub invalid_reason: Option<InvalidReason>,
+    /// Set when the provider failed this run's last request; the run went on without it.
+    pub provider_error: Option<ProviderErrorReport>,
     pub attempts: Vec<AttemptReport>,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ProviderErrorReport {
+    pub reason: String,
+    pub timed_out: bool,
+    /// The model was stopped before this run was asked, or by this very request.
+    pub model_stopped: bool,
+    /// Retries spent on the failed request, and the time waited before them.
+    pub retries: u32,
+    pub retry_wait_ms: f64,
+}
+
+/// One answer and how it fared. Its key is the case's `suite`, `case` and `sample` with
+/// `attempt` (0 for the first answer, n for the n-th repair).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AttemptReport {
     pub attempt: u32,
     pub passed: bool,
     pub score: f64,
+    /// Why generation ended; anything but `finished` makes a failed attempt invalid.
+    pub end: GenerationEndReport,
+    /// Failed because generation did not finish on its own: the run's fault, not the model's.
+    pub invalid: bool,
     pub flags: Vec<String>,
     pub metrics: Metrics,
     pub stages: Vec<StageReport>,
+    /// The length of the model's thinking, in characters; the thinking itself is not kept, as it
+    /// can dwarf the answer and is never scored.
+    pub thinking_chars: usize,
     /// The code that was scored, as extracted from the answer.
     pub code: String,
     /// The model's raw answer.
     pub answer: String,
 }
 
+/// Why generation ended.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum GenerationEndReport {
+    /// The model stopped by itself.
+    Finished,
+    /// The answer hit `max_tokens`.
+    MaxTokens,
+    /// The prompt was cut to fit the context window: the server read `sent_tokens` of the
+    /// `expected_tokens` the prompt holds.
+    PromptTruncated {
+        sent_tokens: u64,
+        expected_tokens: u64,
+    },
+    /// Thinking used the whole budget and no answer came.
+    ThinkingExhausted,
+}
+
+impl GenerationEndReport {
+    pub fn name(&self) -> &'static str {
+        match self {
+            GenerationEndReport::Finished => "finished",
+            GenerationEndReport::MaxTokens => "max_tokens",
+            GenerationEndReport::PromptTruncated { .. } => "prompt_truncated",
+            GenerationEndReport::ThinkingExhausted => "thinking_exhausted",
+        }
+    }
+}
+
+/// Speed and size of one generation; null where the server left a number out and we could not
+/// measure it. `sources` says where each number came from.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Metrics {
+    /// Request sent → first token, thinking included.
     pub ttft_ms: Option<f64>,
+    /// Request sent → first token of the answer itself.
+    pub ttft_answer_ms: Option<f64>,
+    /// Request sent → end of the stream, on our clock.
     pub generation_ms: f64,
     pub prompt_tokens: Option<u64>,
+    /// Every generated token, thinking included.
     pub completion_tokens: Option<u64>,
-    pub tokens_per_second: Option<f64>,
-    pub timing_source: Source,
+    pub decode_tokens_per_second: Option<f64>,
+    pub prefill_tokens_per_second: Option<f64>,
+    /// The server's own prompt-processing time, beside our TTFT, never instead of it.
+    pub server_prompt_ms: Option<f64>,
+    /// Model load time the server reported for this request (about 0 once loaded).
+    pub server_load_ms: Option<f64>,
+    /// Requests retried before this answer came, and the time waited before them.
+    pub retries: u32,
+    pub retry_wait_ms: f64,
+    pub sources: MetricSources,
+}
+
+/// Where each number of `Metrics` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetricSources {
+    /// Both TTFTs: always our clock when measured.
+    pub ttft: SourceReport,
+    /// Prompt and completion tokens.
+    pub tokens: SourceReport,
+    pub decode: SourceReport,
+    /// Only a server can tell prefill apart from queueing, so this is `server` or `none`.
+    pub prefill: SourceReport,
+}
+
+/// `server`: the server's own clock or counter; `client`: our clock, or our count of streamed
+/// chunks; `none`: not measured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SourceReport {
+    Server,
+    Client,
+    None,
+}
+
+impl SourceReport {
+    pub fn name(self) -> &'static str {
+        match self {
+            SourceReport::Server => "server",
+            SourceReport::Client => "client",
+            SourceReport::None => "none",
+        }
+    }
+}
+
+impl From<provider::Source> for SourceReport {
+    fn from(source: provider::Source) -> SourceReport {
+        match source {
+            provider::Source::Server => SourceReport::Server,
+            provider::Source::Client => SourceReport::Client,
+            provider::Source::None => SourceReport::None,
+        }
+    }
 }
 
 /// One stage; the fields after `duration_ms` are set for the stage they belong to.
@@ -185,44 +406,92 @@ pub fn build_report(info: &RunInfo, run: &ModelRun) -> Report {
             .collect(),
         samples: info.samples,
         weights: info.weights,
-        summary: summarize(info, run),
+        summary: summary::summarize(info, run),
         cases,
+    }
+}
+
+/// Why a run is invalid, if it is: a provider failure first, else how its last answer ended.
+pub(crate) fn invalid_reason(case_run: &CaseRun) -> Option<InvalidReason> {
+    if let Some(failure) = &case_run.provider_error {
+        return Some(failure_reason(failure));
+    }
+    let last = case_run.last().filter(|attempt| attempt.is_invalid())?;
+    match last.end {
+        GenerationEnd::Finished => None,
+        GenerationEnd::MaxTokens => Some(InvalidReason::MaxTokens),
+        GenerationEnd::PromptTruncated { .. } => Some(InvalidReason::PromptTruncated),
+        GenerationEnd::ThinkingExhausted => Some(InvalidReason::ThinkingExhausted),
+    }
+}
+
+fn failure_reason(failure: &ProviderFailure) -> InvalidReason {
+    if failure.model_stopped {
+        InvalidReason::ModelStopped
+    } else if failure.timed_out {
+        InvalidReason::ProviderTimeout
+    } else {
+        InvalidReason::ProviderError
     }
 }
 
 fn case_report(suites: &[Suite], case_run: &CaseRun) -> CaseReport {
     let suite = &suites[case_run.suite];
     let last = case_run.last();
+    let invalid_reason = invalid_reason(case_run);
     CaseReport {
         suite: suite.name.clone(),
         case: suite.cases[case_run.case].id.clone(),
         sample: case_run.sample,
-        passed: last.is_some_and(|attempt| attempt.passed),
+        passed: case_run.passed(),
         score: last.map_or(0.0, |attempt| attempt.score),
         first_try_passed: case_run
             .attempts
             .first()
             .is_some_and(|attempt| attempt.passed),
         repairs: case_run.repairs(),
+        invalid: invalid_reason.is_some(),
+        invalid_reason,
         provider_error: case_run
             .provider_error
             .as_ref()
-            .map(|failure| failure.reason.clone()),
-        attempts: case_run
-            .attempts
-            .iter()
-            .enumerate()
-            .map(|(index, attempt)| attempt_report(index as u32, attempt))
-            .collect(),
+            .map(|failure| ProviderErrorReport {
+                reason: failure.reason.clone(),
+                timed_out: failure.timed_out,
+                model_stopped: failure.model_stopped,
+                retries: failure.retries.count,
+                retry_wait_ms: millis(failure.retries.waited),
+            }),
+        attempts: case_run.attempts.iter().map(attempt_report).collect(),
     }
 }
 
-fn attempt_report(index: u32, attempt: &Attempt) -> AttemptReport {
+fn attempt_report(attempt: &Attempt) -> AttemptReport {
     let metrics = &attempt.metrics;
+    let measured = |value: Option<f64>, source: SourceReport| {
+        if value.is_some() {
+            source
+        } else {
+            SourceReport::None
+        }
+    };
     AttemptReport {
-        attempt: index,
+        attempt: attempt.key.attempt,
         passed: attempt.passed,
         score: attempt.score,
+        end: match attempt.end {
+            GenerationEnd::Finished => GenerationEndReport::Finished,
+            GenerationEnd::MaxTokens => GenerationEndReport::MaxTokens,
+            GenerationEnd::PromptTruncated {
+                sent_tokens,
+                expected_tokens,
+            } => GenerationEndReport::PromptTruncated {
+                sent_tokens,
+                expected_tokens,
+            },
+            GenerationEnd::ThinkingExhausted => GenerationEndReport::ThinkingExhausted,
+        },
+        invalid: attempt.is_invalid(),
         flags: attempt
             .flags
             .iter()
@@ -234,24 +503,51 @@ fn attempt_report(index: u32, attempt: &Attempt) -> AttemptReport {
             })
             .collect(),
         metrics: Metrics {
-            ttft_ms: metrics.ttft.map(|ttft| ttft.as_secs_f64() * 1e3),
-            generation_ms: metrics.generation_time.as_secs_f64() * 1e3,
+            ttft_ms: metrics.ttft.map(millis),
+            ttft_answer_ms: metrics.ttft_answer.map(millis),
+            generation_ms: millis(metrics.generation_time),
             prompt_tokens: metrics.prompt_tokens,
             completion_tokens: metrics.completion_tokens,
-            tokens_per_second: metrics.decode_tokens_per_second,
-            timing_source: metrics.decode_source,
+            decode_tokens_per_second: metrics.decode_tokens_per_second.map(hundredths),
+            prefill_tokens_per_second: metrics.prefill_tokens_per_second.map(hundredths),
+            server_prompt_ms: metrics.server_prompt_time.map(millis),
+            server_load_ms: metrics.load_time.map(millis),
+            retries: metrics.retries,
+            retry_wait_ms: millis(metrics.retry_wait),
+            sources: MetricSources {
+                ttft: measured(
+                    metrics.ttft.or(metrics.ttft_answer).map(millis),
+                    SourceReport::Client,
+                ),
+                tokens: metrics.tokens_source.into(),
+                decode: measured(
+                    metrics.decode_tokens_per_second,
+                    metrics.decode_source.into(),
+                ),
+                prefill: measured(metrics.prefill_tokens_per_second, SourceReport::Server),
+            },
         },
         stages: attempt.stages.iter().map(stage_report).collect(),
+        thinking_chars: attempt.thinking.chars().count(),
         code: attempt.code.clone(),
         answer: attempt.answer.clone(),
     }
 }
 
-fn stage_report(outcome: &crate::pipeline::StageOutcome) -> StageReport {
+/// Milliseconds to a tenth: finer is noise.
+fn millis(duration: Duration) -> f64 {
+    (duration.as_secs_f64() * 1e4).round() / 10.0
+}
+
+fn hundredths(value: f64) -> f64 {
+    (value * 100.0).round() / 100.0
+}
+
+fn stage_report(outcome: &StageOutcome) -> StageReport {
     let mut report = StageReport {
         stage: outcome.stage,
         passed: outcome.passed,
-        duration_ms: (outcome.elapsed.as_secs_f64() * 1e3 * 10.0).round() / 10.0,
+        duration_ms: millis(outcome.elapsed),
         already_formatted: None,
         error_codes: None,
         warnings: None,
@@ -293,134 +589,6 @@ fn stage_report(outcome: &crate::pipeline::StageOutcome) -> StageReport {
     report
 }
 
-fn summarize(info: &RunInfo, run: &ModelRun) -> Summary {
-    let runs = run.cases.len();
-    let rate = |count: usize, of: usize| {
-        if of == 0 {
-            0.0
-        } else {
-            count as f64 / of as f64
-        }
-    };
-    let finals: Vec<Option<&Attempt>> = run.cases.iter().map(CaseRun::last).collect();
-    let passed = finals
-        .iter()
-        .filter(|attempt| attempt.is_some_and(|a| a.passed))
-        .count();
-    let first_try = run
-        .cases
-        .iter()
-        .filter(|c| c.attempts.first().is_some_and(|a| a.passed))
-        .count();
-
-    let mut stage_pass_rates = BTreeMap::new();
-    for stage in Stage::ALL {
-        let runs_with_stage: Vec<&CaseRun> = run
-            .cases
-            .iter()
-            .filter(|c| {
-                info.suites[c.suite].cases[c.case]
-                    .settings
-                    .stages
-                    .contains(&stage)
-            })
-            .collect();
-        let passed_stage = runs_with_stage
-            .iter()
-            .filter(|c| {
-                c.last()
-                    .is_some_and(|a| a.stages.iter().any(|o| o.stage == stage && o.passed))
-            })
-            .count();
-        stage_pass_rates.insert(
-            stage,
-            (!runs_with_stage.is_empty()).then(|| rate(passed_stage, runs_with_stage.len())),
-        );
-    }
-
-    // pass@k per case over its samples, averaged over cases.
-    let mut per_case: BTreeMap<(usize, usize), (u32, u32)> = BTreeMap::new();
-    for case_run in &run.cases {
-        let entry = per_case.entry((case_run.suite, case_run.case)).or_default();
-        entry.0 += 1;
-        entry.1 += u32::from(case_run.last().is_some_and(|a| a.passed));
-    }
-    let mean_pass_at = |k: u32| {
-        let values: Vec<f64> = per_case
-            .values()
-            .map(|&(n, c)| score::pass_at_k(n, c, k))
-            .collect();
-        if values.is_empty() {
-            0.0
-        } else {
-            values.iter().sum::<f64>() / values.len() as f64
-        }
-    };
-    let attempts: Vec<&Attempt> = run.cases.iter().flat_map(|c| &c.attempts).collect();
-    let ttfts: Vec<f64> = attempts
-        .iter()
-        .filter_map(|a| a.metrics.ttft)
-        .map(|t| t.as_secs_f64() * 1e3)
-        .collect();
-    let speeds: Vec<f64> = attempts
-        .iter()
-        .filter_map(|a| a.metrics.decode_tokens_per_second)
-        .collect();
-    let repairs_total: u32 = run.cases.iter().map(CaseRun::repairs).sum();
-    Summary {
-        runs,
-        passed,
-        mean_score: if runs == 0 {
-            0.0
-        } else {
-            finals
-                .iter()
-                .map(|a| a.map_or(0.0, |a| a.score))
-                .sum::<f64>()
-                / runs as f64
-        },
-        pass_at_1: mean_pass_at(1),
-        pass_at_k: (1..=info.samples)
-            .map(|k| (format!("pass@{k}"), mean_pass_at(k)))
-            .collect(),
-        stage_pass_rates,
-        first_try_pass_rate: rate(first_try, runs),
-        after_repair_pass_rate: rate(passed, runs),
-        repairs_total,
-        repairs_mean: if runs == 0 {
-            0.0
-        } else {
-            f64::from(repairs_total) / runs as f64
-        },
-        provider_errors: run
-            .cases
-            .iter()
-            .filter(|c| c.provider_error.is_some())
-            .count(),
-        ttft_ms: Percentiles {
-            p50: score::percentile(&ttfts, 50.0),
-            p90: score::percentile(&ttfts, 90.0),
-        },
-        tokens_per_second: Percentiles {
-            p50: score::percentile(&speeds, 50.0),
-            p90: score::percentile(&speeds, 90.0),
-        },
-        prompt_tokens: attempts
-            .iter()
-            .filter_map(|a| a.metrics.prompt_tokens)
-            .sum(),
-        completion_tokens: attempts
-            .iter()
-            .filter_map(|a| a.metrics.completion_tokens)
-            .sum(),
-        generation_ms: attempts
-            .iter()
-            .map(|a| a.metrics.generation_time.as_millis() as u64)
-            .sum(),
-        total_ms: run.elapsed.as_millis() as u64,
-    }
-}
-
 /// A model name made safe for a file name: `qwen3-coder:8b-cloud` → `qwen3-coder_8b-cloud`.
 pub fn file_safe(name: &str) -> String {
     name.chars()
@@ -444,10 +612,330 @@ pub fn model_label(model: &ModelSpec) -> (String, String) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pipeline::extract::Flag;
+    use crate::provider::{AttemptKey, GenerationMetrics, Retries, Source};
+    use crate::runner::ProviderFailure;
+    use std::path::Path;
 
     #[test]
     fn model_names_are_made_file_safe() {
         assert_eq!(file_safe("qwen3-coder:8b-cloud"), "qwen3-coder_8b-cloud");
         assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
+    }
+
+    fn suite() -> Suite {
+        let mut yaml =
+            String::from("suite: arith\ndefaults:\n  stages: [format, compile, test]\ncases:\n");
+        for id in ["add", "sub", "mul", "div"] {
+            yaml.push_str(&format!(
+                "  - id: {id}\n    prompt: p\n    reference: |\n      pub fn {id}() {{}}\n    tests: |\n      #[test]\n      fn works() {{ {id}() }}\n"
+            ));
+        }
+        crate::suite::parse(Path::new("arith.yaml"), &yaml).expect("a valid suite")
+    }
+
+    fn outcome(stage: Stage, passed: bool, detail: StageDetail) -> StageOutcome {
+        StageOutcome {
+            stage,
+            passed,
+            elapsed: Duration::from_millis(5),
+            detail,
+            diagnostics: String::new(),
+        }
+    }
+
+    fn format_ok() -> StageOutcome {
+        outcome(
+            Stage::Format,
+            true,
+            StageDetail::Format {
+                already_formatted: true,
+            },
+        )
+    }
+
+    fn compile(passed: bool) -> StageOutcome {
+        outcome(
+            Stage::Compile,
+            passed,
+            StageDetail::Compile {
+                error_codes: if passed {
+                    vec![]
+                } else {
+                    vec!["E0308".to_owned()]
+                },
+                warnings: 0,
+            },
+        )
+    }
+
+    fn test(passed: u32, total: u32) -> StageOutcome {
+        outcome(
+            Stage::Test,
+            passed == total,
+            StageDetail::Test { passed, total },
+        )
+    }
+
+    fn attempt(case: &str, end: GenerationEnd, stages: Vec<StageOutcome>) -> Attempt {
+        let passed = stages.len() == 3 && stages.iter().all(|s| s.passed);
+        Attempt {
+            key: AttemptKey {
+                suite: "arith".to_owned(),
+                case: case.to_owned(),
+                sample: 0,
+                attempt: 0,
+            },
+            answer: "```rust\nfn x() {}\n```".to_owned(),
+            thinking: "hmm".to_owned(),
+            code: "fn x() {}".to_owned(),
+            flags: vec![Flag::SeveralCodeBlocks],
+            end,
+            metrics: GenerationMetrics::offline(Duration::from_millis(900)),
+            score: if passed { 1.0 } else { 0.3 },
+            passed,
+            stages,
+        }
+    }
+
+    fn case_run(case: usize, attempts: Vec<Attempt>) -> CaseRun {
+        CaseRun {
+            suite: 0,
+            case,
+            sample: 0,
+            attempts,
+            provider_error: None,
+        }
+    }
+
+    /// add passes, sub fails its tests, mul hits max_tokens, div times out at the provider.
+    fn model_run() -> ModelRun {
+        let mut passed = attempt(
+            "add",
+            GenerationEnd::Finished,
+            vec![format_ok(), compile(true), test(2, 2)],
+        );
+        passed.metrics.ttft = Some(Duration::from_millis(100));
+        passed.metrics.decode_tokens_per_second = Some(40.0);
+        passed.metrics.decode_source = Source::Server;
+        passed.metrics.prompt_tokens = Some(50);
+        passed.metrics.completion_tokens = Some(70);
+        passed.metrics.retries = 1;
+        passed.metrics.retry_wait = Duration::from_millis(500);
+        let mut wrong = attempt(
+            "sub",
+            GenerationEnd::Finished,
+            vec![format_ok(), compile(true), test(3, 5)],
+        );
+        wrong.metrics.ttft = Some(Duration::from_millis(300));
+        wrong.metrics.decode_tokens_per_second = Some(20.0);
+        wrong.metrics.decode_source = Source::Client;
+        let mut cut_short = attempt(
+            "mul",
+            GenerationEnd::MaxTokens,
+            vec![format_ok(), compile(false)],
+        );
+        // A rate nobody measured is no measurement.
+        cut_short.metrics.decode_tokens_per_second = Some(1e6);
+        let mut timed_out = case_run(3, Vec::new());
+        timed_out.provider_error = Some(ProviderFailure {
+            reason: "no answer within 60s".to_owned(),
+            timed_out: true,
+            model_stopped: false,
+            retries: Retries {
+                count: 2,
+                waited: Duration::from_secs(3),
+            },
+        });
+        ModelRun {
+            model: ModelSpec::parse("local:tiny-coder").unwrap(),
+            cases: vec![
+                case_run(0, vec![passed]),
+                case_run(1, vec![wrong]),
+                case_run(2, vec![cut_short]),
+                timed_out,
+            ],
+            elapsed: Duration::from_secs(12),
+            load_time: Some(Duration::from_millis(1500)),
+            stopped: None,
+        }
+    }
+
+    fn build(run: &ModelRun) -> Report {
+        let suites = [suite()];
+        let info = RunInfo {
+            suites: &suites,
+            samples: 1,
+            weights: Weights::default(),
+            rustc: "rustc 1.0".to_owned(),
+            created: chrono::Utc::now(),
+        };
+        build_report(&info, run)
+    }
+
+    #[test]
+    fn invalid_runs_are_counted_apart_and_left_out_of_every_rate() {
+        let summary = build(&model_run()).summary;
+        assert_eq!(
+            (summary.runs, summary.valid_runs, summary.passed),
+            (4, 2, 1)
+        );
+        assert_eq!(
+            summary.invalid,
+            InvalidCounts {
+                total: 2,
+                max_tokens: 1,
+                provider_timeout: 1,
+                ..InvalidCounts::default()
+            }
+        );
+        assert_eq!(summary.provider_errors, 1);
+        assert_eq!(summary.pass_at_1, 0.5);
+        assert_eq!(summary.after_repair_pass_rate, 0.5);
+        assert!((summary.mean_score - 0.65).abs() < 1e-9);
+        assert_eq!(summary.stage_pass_rates[&Stage::Compile], Some(1.0));
+        assert_eq!(summary.stage_pass_rates[&Stage::Test], Some(0.5));
+        assert_eq!(summary.stage_pass_rates[&Stage::Coverage], None);
+    }
+
+    #[test]
+    fn speed_summaries_use_only_measured_numbers_and_say_where_they_came_from() {
+        let summary = build(&model_run()).summary;
+        assert_eq!(
+            summary.decode_tokens_per_second,
+            Percentiles {
+                p50: Some(20.0),
+                p90: Some(40.0),
+                from_server: 1,
+                from_client: 1,
+            }
+        );
+        assert_eq!(summary.ttft_ms.p50, Some(100.0));
+        assert_eq!(summary.ttft_ms.from_client, 2);
+        assert_eq!(summary.prefill_tokens_per_second.p50, None);
+        assert_eq!((summary.prompt_tokens, summary.completion_tokens), (50, 70));
+        assert_eq!((summary.retries, summary.retry_wait_ms), (3, 3500));
+        assert_eq!(summary.load_time_ms, Some(1500));
+        assert_eq!(summary.total_ms, 12_000);
+    }
+
+    #[test]
+    fn each_attempt_says_why_it_ended_and_where_its_numbers_came_from() {
+        let report = build(&model_run());
+        let cut_short = &report.cases[2];
+        assert!(cut_short.invalid);
+        assert_eq!(cut_short.invalid_reason, Some(InvalidReason::MaxTokens));
+        let attempt = &cut_short.attempts[0];
+        assert_eq!(attempt.end, GenerationEndReport::MaxTokens);
+        assert!(attempt.invalid);
+        assert_eq!(attempt.metrics.sources.decode, SourceReport::None);
+        assert_eq!(attempt.thinking_chars, 3);
+        let json = serde_json::to_value(attempt).unwrap();
+        assert_eq!(json["end"], serde_json::json!({"reason": "max_tokens"}));
+        assert_eq!(json["flags"], serde_json::json!(["several-code-blocks"]));
+
+        let passed = &report.cases[0].attempts[0].metrics;
+        assert_eq!(passed.sources.decode, SourceReport::Server);
+        assert_eq!(passed.sources.ttft, SourceReport::Client);
+        assert_eq!(passed.sources.tokens, SourceReport::None);
+
+        let timed_out = &report.cases[3];
+        assert_eq!(
+            timed_out.invalid_reason,
+            Some(InvalidReason::ProviderTimeout)
+        );
+        let error = timed_out.provider_error.as_ref().unwrap();
+        assert_eq!((error.retries, error.retry_wait_ms), (2, 3000.0));
+    }
+
+    #[test]
+    fn a_report_reads_back_as_it_was_written() {
+        let report = build(&model_run());
+        let json = serde_json::to_string(&report).unwrap();
+        let read: Report = serde_json::from_str(&json).unwrap();
+        assert_eq!(read.format_version, 2);
+        assert_eq!(serde_json::to_string(&read).unwrap(), json);
+    }
+
+    #[test]
+    fn the_csv_has_one_row_per_run_with_every_column() {
+        let csv = files::to_csv(&build(&model_run())).unwrap();
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let headers = reader.headers().unwrap().clone();
+        assert_eq!(headers.iter().collect::<Vec<_>>(), files::CSV_COLUMNS);
+        let rows: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+        assert_eq!(rows.len(), 4);
+        let column = |name: &str| headers.iter().position(|h| h == name).unwrap();
+        assert_eq!(&rows[0][column("ttft_ms")], "100.0");
+        assert_eq!(&rows[0][column("tokens_per_second")], "40.00");
+        assert_eq!(&rows[0][column("timing_source")], "server");
+        assert_eq!(&rows[0][column("retries")], "1");
+        assert_eq!(&rows[2][column("end_reason")], "max_tokens");
+        assert_eq!(&rows[2][column("invalid")], "true");
+        assert_eq!(&rows[3][column("invalid_reason")], "provider_timeout");
+        assert_eq!(&rows[3][column("retries")], "2");
+        assert_eq!(&rows[3][column("end_reason")], "");
+    }
+
+    #[test]
+    fn the_failure_list_names_each_failed_case_with_its_stage_and_each_invalid_run() {
+        let text = render_failures(&[build(&model_run())], Some(80));
+        assert_eq!(
+            text,
+            "local:tiny-coder failed 1 of 2 valid runs; 2 invalid:\n  sub (test: 3/5 passed)\n  mul (invalid: max_tokens)\n  div (invalid, provider_timeout: no answer within 60s)"
+        );
+    }
+
+    #[test]
+    fn a_model_that_passed_everything_is_left_out_of_the_failure_list() {
+        let mut run = model_run();
+        run.cases.truncate(1);
+        assert_eq!(render_failures(&[build(&run)], None), "");
+    }
+
+    #[test]
+    fn a_long_failure_list_is_capped_and_counts_the_rest() {
+        let mut run = model_run();
+        let wrong = run.cases[1].clone();
+        let mut cases: Vec<CaseRun> = (0..4)
+            .map(|case| CaseRun {
+                case,
+                ..wrong.clone()
+            })
+            .collect();
+        // Samples that failed alike are one line; the invalid runs follow.
+        cases.extend((1..3).map(|sample| CaseRun {
+            sample,
+            ..wrong.clone()
+        }));
+        cases.extend(run.cases.drain(2..).map(|case_run| CaseRun {
+            sample: 1,
+            ..case_run
+        }));
+        let mut never_asked = cases.last().unwrap().clone();
+        never_asked.sample = 2;
+        never_asked.provider_error.as_mut().unwrap().model_stopped = true;
+        cases.push(never_asked);
+        run.cases = cases;
+        run.stopped = Some("the server went away".to_owned());
+        let text = render_failures(&[build(&run)], Some(60));
+        assert!(
+            text.lines().all(|line| line.chars().count() <= 60),
+            "{text}"
+        );
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines,
+            [
+                "local:tiny-coder failed 6 of 6 valid runs; 3 invalid:",
+                "  stopped with 1 run unfinished: the server went away",
+                "  add (test: 3/5 passed)",
+                "  sub ×3 (test: 3/5 passed)",
+                "  mul (test: 3/5 passed)",
+                "  div (test: 3/5 passed)",
+                "  … and 2 more in the JSON report",
+            ],
+            "{text}"
+        );
     }
 }

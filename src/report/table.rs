@@ -1,64 +1,522 @@
-//! The comparison table: one row per model.
+//! The comparison table: one row per model, fitted to the terminal's width.
+//!
+//! A table wider than the terminal wraps into noise, so columns are dropped, least telling
+//! first, and long model names are shortened in the middle until the table fits. A note under
+//! the table names what was left out; `--format json` has everything.
 
-use super::Report;
+use super::{Percentiles, Report};
 use crate::suite::Stage;
-use comfy_table::{presets::UTF8_FULL_CONDENSED, Cell, CellAlignment, Table};
+use comfy_table::{Cell, CellAlignment, Table};
 
-pub fn render_table(reports: &[Report]) -> String {
-    let mut table = Table::new();
-    table.load_preset(UTF8_FULL_CONDENSED);
-    table.set_header([
-        "model",
-        "runs",
-        "format",
-        "compile",
-        "test",
-        "coverage",
-        "score",
-        "pass@1",
-        "repairs",
-        "TTFT p50",
-        "tok/s p50",
-        "time",
-    ]);
-    for report in reports {
-        let summary = &report.summary;
-        let percent =
-            |value: Option<f64>| value.map_or("-".to_owned(), |v| format!("{:.0}%", v * 100.0));
-        let stage = |stage: Stage| percent(summary.stage_pass_rates.get(&stage).copied().flatten());
-        let model = if report.provider == "reference" {
-            "reference".to_owned()
-        } else {
-            format!("{}:{}", report.provider, report.model)
-        };
-        let row = [
-            model,
-            summary.runs.to_string(),
-            stage(Stage::Format),
-            stage(Stage::Compile),
-            stage(Stage::Test),
-            stage(Stage::Coverage),
-            format!("{:.3}", summary.mean_score),
-            percent(Some(summary.pass_at_1)),
-            summary.repairs_total.to_string(),
-            summary
-                .ttft_ms
-                .p50
-                .map_or("-".to_owned(), |ms| format!("{ms:.0} ms")),
-            summary
-                .tokens_per_second
-                .p50
-                .map_or("-".to_owned(), |rate| format!("{rate:.1}")),
-            format!("{:.1} s", summary.total_ms as f64 / 1e3),
-        ];
-        table.add_row(row.into_iter().enumerate().map(|(column, text)| {
-            let cell = Cell::new(text);
-            if column == 0 {
-                cell
+/// The width to fit when the terminal's is unknown (output to a file or a pipe).
+pub const DEFAULT_TABLE_WIDTH: u16 = 80;
+
+/// Model names are shortened to no fewer characters than this before columns are dropped...
+const SHORT_MODEL_WIDTH: usize = 20;
+/// ... and to no fewer than this once only the model and its score are left.
+const MIN_MODEL_WIDTH: usize = 12;
+
+/// No lines but the one under the header, no vertical rules.
+const PRESET: &str = "     ──            ";
+
+struct Column {
+    header: &'static str,
+    /// The header when space is short.
+    short: &'static str,
+    value: fn(&Report) -> String,
+}
+
+/// Every column but the model's, in the order they are shown.
+const COLUMNS: &[Column] = &[
+    Column {
+        header: "runs",
+        short: "runs",
+        value: |r| r.summary.runs.to_string(),
+    },
+    Column {
+        header: "invalid",
+        short: "inv",
+        value: |r| r.summary.invalid.total.to_string(),
+    },
+    Column {
+        header: "format",
+        short: "fmt",
+        value: |r| stage_rate(r, Stage::Format),
+    },
+    Column {
+        header: "compile",
+        short: "comp",
+        value: |r| stage_rate(r, Stage::Compile),
+    },
+    Column {
+        header: "test",
+        short: "test",
+        value: |r| stage_rate(r, Stage::Test),
+    },
+    Column {
+        header: "coverage",
+        short: "cov",
+        value: |r| stage_rate(r, Stage::Coverage),
+    },
+    Column {
+        header: "score",
+        short: "score",
+        value: |r| format!("{:.3}", r.summary.mean_score),
+    },
+    Column {
+        header: "pass@1",
+        short: "p@1",
+        value: |r| percent(Some(r.summary.pass_at_1)),
+    },
+    Column {
+        header: "repairs",
+        short: "rep",
+        value: |r| r.summary.repairs_total.to_string(),
+    },
+    Column {
+        header: "TTFT p50",
+        short: "TTFT",
+        value: |r| r.summary.ttft_ms.p50.map_or_else(dash, milliseconds),
+    },
+    Column {
+        header: "tok/s p50",
+        short: "tok/s",
+        value: |r| rate(&r.summary.decode_tokens_per_second),
+    },
+    Column {
+        header: "prefill p50",
+        short: "pre/s",
+        value: |r| rate(&r.summary.prefill_tokens_per_second),
+    },
+    Column {
+        header: "tokens in+out",
+        short: "tokens",
+        value: |r| {
+            let summary = &r.summary;
+            if summary.prompt_tokens == 0 && summary.completion_tokens == 0 {
+                dash()
             } else {
-                cell.set_alignment(CellAlignment::Right)
+                format!(
+                    "{}+{}",
+                    count(summary.prompt_tokens),
+                    count(summary.completion_tokens)
+                )
             }
-        }));
+        },
+    },
+    Column {
+        header: "retries",
+        short: "retry",
+        value: |r| r.summary.retries.to_string(),
+    },
+    Column {
+        header: "time",
+        short: "time",
+        value: |r| seconds(r.summary.total_ms),
+    },
+];
+
+/// Which columns go first when the table must shrink: the least telling first. The model, the
+/// score, pass@1 and the invalid runs stay longest.
+const DROP_ORDER: &[&str] = &[
+    "prefill p50",
+    "repairs",
+    "runs",
+    "coverage",
+    "format",
+    "retries",
+    "tokens in+out",
+    "time",
+    "tok/s p50",
+    "TTFT p50",
+    "compile",
+    "test",
+    "invalid",
+    "pass@1",
+];
+
+/// The width the table should fit: the terminal's when stdout is one, else `COLUMNS` when set
+/// (`COLUMNS=200 cargo llm-bench > table.txt`), else None.
+pub fn stdout_width() -> Option<u16> {
+    // comfy-table asks the terminal itself (through crossterm) when stdout is one.
+    Table::new().width().or_else(|| {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|columns| columns.trim().parse().ok())
+    })
+}
+
+/// Renders the table to fit `width` columns (`None`: the width is unknown, so the classic
+/// terminal's 80). Lines stay within the width unless it is too narrow for even the model and
+/// its score.
+pub fn render_table(reports: &[Report], width: Option<u16>) -> String {
+    let width = usize::from(width.unwrap_or(DEFAULT_TABLE_WIDTH));
+    let names: Vec<String> = reports.iter().map(Report::label).collect();
+    let mut shown: Vec<&Column> = COLUMNS.iter().collect();
+    let mut dropped: Vec<&'static str> = Vec::new();
+    loop {
+        if let Some(table) = fit(reports, &names, &shown, width, SHORT_MODEL_WIDTH) {
+            return with_note(table, &dropped, width);
+        }
+        let Some(next) = DROP_ORDER
+            .iter()
+            .find(|header| shown.iter().any(|column| column.header == **header))
+        else {
+            break;
+        };
+        shown.retain(|column| column.header != *next);
+        dropped.push(next);
     }
-    table.to_string()
+    if let Some(table) = fit(reports, &names, &shown, width, MIN_MODEL_WIDTH) {
+        return with_note(table, &dropped, width);
+    }
+    // Too narrow even for the model and its score: show them as small as they go.
+    let short_names: Vec<String> = names
+        .iter()
+        .map(|name| shorten(name, MIN_MODEL_WIDTH))
+        .collect();
+    with_note(render(reports, &short_names, &shown, true), &dropped, width)
+}
+
+/// The table with these columns within `width`, by shorter headers and then model names
+/// shortened to no fewer than `min_model` characters, or None when it does not fit.
+fn fit(
+    reports: &[Report],
+    names: &[String],
+    shown: &[&Column],
+    width: usize,
+    min_model: usize,
+) -> Option<String> {
+    let long = render(reports, names, shown, false);
+    if rendered_width(&long) <= width {
+        return Some(long);
+    }
+    let short = render(reports, names, shown, true);
+    if rendered_width(&short) <= width {
+        return Some(short);
+    }
+    let excess = rendered_width(&short) - width;
+    let longest = names.iter().map(|name| name.chars().count()).max()?;
+    let room = longest.checked_sub(excess)?;
+    if room < min_model.max("model".len()) {
+        return None;
+    }
+    let shortened: Vec<String> = names.iter().map(|name| shorten(name, room)).collect();
+    let table = render(reports, &shortened, shown, true);
+    (rendered_width(&table) <= width).then_some(table)
+}
+
+fn render(reports: &[Report], names: &[String], shown: &[&Column], short: bool) -> String {
+    let mut table = Table::new();
+    table.force_no_tty().load_preset(PRESET);
+    let headers = std::iter::once("model").chain(shown.iter().map(|column| {
+        if short {
+            column.short
+        } else {
+            column.header
+        }
+    }));
+    table.set_header(headers.map(Cell::new));
+    for (report, name) in reports.iter().zip(names) {
+        let values = shown.iter().map(|column| (column.value)(report));
+        table.add_row(std::iter::once(name.clone()).chain(values));
+    }
+    // comfy-table keeps a space where the (undrawn) vertical rule goes: with one space of
+    // padding on the right, columns are two apart.
+    let last = shown.len();
+    for (index, column) in table.column_iter_mut().enumerate() {
+        column.set_padding((0, u16::from(index != last)));
+        if index > 0 {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    table.lines().collect::<Vec<_>>().join("\n")
+}
+
+fn rendered_width(table: &str) -> usize {
+    table
+        .lines()
+        .map(|line| line.chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// Names what was left out, wrapped to the width.
+fn with_note(table: String, dropped: &[&str], width: usize) -> String {
+    if dropped.is_empty() {
+        return table;
+    }
+    let note = format!(
+        "left out to fit {width} columns: {}; --format json has everything",
+        dropped.join(", ")
+    );
+    let mut text = table;
+    let mut line = String::new();
+    for word in note.split(' ') {
+        if !line.is_empty() && line.chars().count() + 1 + word.chars().count() > width {
+            text.push('\n');
+            text.push_str(&line);
+            line.clear();
+        }
+        if !line.is_empty() {
+            line.push(' ');
+        }
+        line.push_str(word);
+    }
+    text.push('\n');
+    text.push_str(&line);
+    text
+}
+
+/// Shortens a model label to `max` characters. The model's own name tells models apart best, so
+/// the provider gives way first (`ollama-cloud:gpt-oss:120b` → `ollama…:gpt-oss:120b`); a name
+/// too long even alone loses its middle (`local:qwen2.5-coder-0.5b-instruct-q8_0` →
+/// `local:…instruct-q8_0`), keeping the start and the end.
+fn shorten(name: &str, max: usize) -> String {
+    let chars: Vec<char> = name.chars().collect();
+    if chars.len() <= max || max < 2 {
+        return name.to_owned();
+    }
+    if let Some((provider, model)) = name.split_once(':') {
+        let model_len = model.chars().count();
+        // The provider's start, `…:`, and the whole model name.
+        if let Some(keep) = max.checked_sub(model_len + 2).filter(|&keep| keep > 0) {
+            let provider: String = provider.chars().take(keep).collect();
+            return format!("{provider}…:{model}");
+        }
+    }
+    let head = (max - 1) / 3;
+    let tail = max - 1 - head;
+    let mut short: String = chars[..head].iter().collect();
+    short.push('…');
+    short.extend(&chars[chars.len() - tail..]);
+    short
+}
+
+fn dash() -> String {
+    "-".to_owned()
+}
+
+fn percent(value: Option<f64>) -> String {
+    value.map_or_else(dash, |v| format!("{:.0}%", v * 100.0))
+}
+
+fn stage_rate(report: &Report, stage: Stage) -> String {
+    percent(
+        report
+            .summary
+            .stage_pass_rates
+            .get(&stage)
+            .copied()
+            .flatten(),
+    )
+}
+
+fn rate(percentiles: &Percentiles) -> String {
+    percentiles.p50.map_or_else(dash, |rate| {
+        if rate >= 1000.0 {
+            format!("{rate:.0}")
+        } else {
+            format!("{rate:.1}")
+        }
+    })
+}
+
+fn milliseconds(ms: f64) -> String {
+    if ms < 1000.0 {
+        format!("{ms:.0}ms")
+    } else {
+        format!("{:.1}s", ms / 1e3)
+    }
+}
+
+fn seconds(ms: u64) -> String {
+    let secs = ms / 1000;
+    match secs {
+        0..60 => format!("{:.1}s", ms as f64 / 1e3),
+        60..3600 => format!("{}m{:02}s", secs / 60, secs % 60),
+        _ => format!("{}h{:02}m", secs / 3600, secs % 3600 / 60),
+    }
+}
+
+/// 950 → `950`, 12_345 → `12k`, 1_234 → `1.2k`, 3_400_000 → `3.4M`.
+fn count(n: u64) -> String {
+    let scaled = |value: f64, unit: &str| {
+        if value < 10.0 {
+            format!("{value:.1}{unit}")
+        } else {
+            format!("{value:.0}{unit}")
+        }
+    };
+    match n {
+        0..1000 => n.to_string(),
+        1000..999_500 => scaled(n as f64 / 1e3, "k"),
+        _ => scaled(n as f64 / 1e6, "M"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::{InvalidCounts, Summary, Tool};
+    use std::collections::BTreeMap;
+
+    fn report(provider: &str, model: &str) -> Report {
+        let summary = Summary {
+            runs: 40,
+            valid_runs: 37,
+            invalid: InvalidCounts {
+                total: 3,
+                max_tokens: 2,
+                provider_timeout: 1,
+                ..InvalidCounts::default()
+            },
+            passed: 30,
+            mean_score: 0.8234,
+            pass_at_1: 0.8108,
+            stage_pass_rates: Stage::ALL.into_iter().map(|s| (s, Some(0.9))).collect(),
+            repairs_total: 12,
+            ttft_ms: Percentiles {
+                p50: Some(1234.5),
+                p90: Some(2000.0),
+                from_server: 0,
+                from_client: 37,
+            },
+            decode_tokens_per_second: Percentiles {
+                p50: Some(41.27),
+                p90: Some(50.0),
+                from_server: 37,
+                from_client: 0,
+            },
+            prefill_tokens_per_second: Percentiles {
+                p50: Some(1523.0),
+                p90: Some(1800.0),
+                from_server: 37,
+                from_client: 0,
+            },
+            prompt_tokens: 12_345,
+            completion_tokens: 345_678,
+            retries: 3,
+            total_ms: 754_000,
+            ..Summary::default()
+        };
+        Report {
+            format_version: super::super::FORMAT_VERSION,
+            tool: Tool {
+                name: "cargo-llm-bench".to_owned(),
+                version: "0".to_owned(),
+            },
+            rustc: String::new(),
+            created: String::new(),
+            provider: provider.to_owned(),
+            model: model.to_owned(),
+            suites: Vec::new(),
+            samples: 1,
+            weights: Default::default(),
+            summary: Summary {
+                pass_at_k: BTreeMap::new(),
+                ..summary
+            },
+            cases: Vec::new(),
+        }
+    }
+
+    fn reports() -> Vec<Report> {
+        vec![
+            report("ollama", "qwen2.5-coder:7b"),
+            report("ollama-cloud", "gpt-oss:120b"),
+            report("gemini", "gemini-2.5-flash"),
+            report("local", "qwen2.5-coder-0.5b-instruct-q8_0"),
+            report("reference", "reference"),
+        ]
+    }
+
+    fn widest_line(text: &str) -> usize {
+        text.lines().map(|line| line.chars().count()).max().unwrap()
+    }
+
+    #[test]
+    fn an_80_column_terminal_gets_a_table_no_wider_than_80() {
+        let table = render_table(&reports(), Some(80));
+        assert!(widest_line(&table) <= 80, "\n{table}");
+        for kept in [
+            "model", "score", "p@1", "inv", "test", "comp", "TTFT", "tok/s",
+        ] {
+            assert!(table.contains(kept), "{kept} is missing:\n{table}");
+        }
+        assert!(table.contains("left out to fit 80 columns"), "\n{table}");
+        assert!(table.contains("ollama-cloud:gpt-oss:120b") || table.contains('…'));
+    }
+
+    #[test]
+    fn a_160_column_terminal_gets_every_column_and_whole_names() {
+        let table = render_table(&reports(), Some(160));
+        assert!(widest_line(&table) <= 160, "\n{table}");
+        let header: Vec<&str> = table.lines().next().unwrap().split("  ").collect();
+        for column in COLUMNS {
+            assert!(
+                header
+                    .iter()
+                    .any(|shown| [column.header, column.short].contains(&shown.trim())),
+                "{}:\n{table}",
+                column.header
+            );
+        }
+        assert!(table.contains("local:qwen2.5-coder-0.5b-instruct-q8_0"));
+        assert!(!table.contains("left out"), "\n{table}");
+    }
+
+    #[test]
+    fn an_unknown_width_fits_80_columns() {
+        assert_eq!(
+            render_table(&reports(), None),
+            render_table(&reports(), Some(80))
+        );
+    }
+
+    #[test]
+    fn the_table_fits_every_width_from_40_columns_up() {
+        for width in 40..=200 {
+            let table = render_table(&reports(), Some(width));
+            assert!(
+                widest_line(&table) <= usize::from(width),
+                "{width}:\n{table}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_numbers_are_short_and_say_their_unit() {
+        let table = render_table(&reports(), Some(200));
+        for shown in ["0.823", "81%", "1.2s", "41.3", "1523", "12k+346k", "12m34s"] {
+            assert!(table.contains(shown), "{shown} is missing:\n{table}");
+        }
+    }
+
+    #[test]
+    fn long_names_keep_the_model_and_give_up_the_provider_first() {
+        assert_eq!(
+            shorten("ollama-cloud:gpt-oss:120b", 20),
+            "ollama…:gpt-oss:120b"
+        );
+        assert_eq!(
+            shorten("ollama:qwen2.5-coder:7b", 20),
+            "ol…:qwen2.5-coder:7b"
+        );
+        assert_eq!(
+            shorten("local:qwen2.5-coder-0.5b-instruct-q8_0", 20),
+            "local:…instruct-q8_0"
+        );
+        assert_eq!(shorten("reference", 18), "reference");
+    }
+
+    #[test]
+    fn counts_and_times_read_at_a_glance() {
+        assert_eq!(count(950), "950");
+        assert_eq!(count(1_234), "1.2k");
+        assert_eq!(count(999_999), "1.0M");
+        assert_eq!(seconds(12_345), "12.3s");
+        assert_eq!(seconds(3_725_000), "1h02m");
+        assert_eq!(milliseconds(312.4), "312ms");
+    }
 }
