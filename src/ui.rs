@@ -184,3 +184,14 @@ impl Progress {
         let _ = self.multi.clear();
     }
 }
+
+/// The width the table should fit: the terminal's when stdout is one, else `COLUMNS` when set
+/// (`COLUMNS=200 cargo llm-bench > table.txt`), else None.
+pub fn stdout_width() -> Option<u16> {
+    // comfy-table asks the terminal itself (through crossterm) when stdout is one.
+    comfy_table::Table::new().width().or_else(|| {
+        std::env::var("COLUMNS")
+            .ok()
+            .and_then(|columns| columns.trim().parse().ok())
+    })
+}

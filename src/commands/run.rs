@@ -62,7 +62,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     }
     match settings.format {
         OutputFormat::Table => {
-            let width = report::stdout_width();
+            let width = crate::ui::stdout_width();
             println!("{}", report::render_table(&reports, width));
             let failures = report::render_failures(&reports, width);
             if !failures.is_empty() {

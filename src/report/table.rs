@@ -135,17 +135,6 @@ const DROP_ORDER: &[&str] = &[
     "pass@1",
 ];
 
-/// The width the table should fit: the terminal's when stdout is one, else `COLUMNS` when set
-/// (`COLUMNS=200 cargo llm-bench > table.txt`), else None.
-pub fn stdout_width() -> Option<u16> {
-    // comfy-table asks the terminal itself (through crossterm) when stdout is one.
-    Table::new().width().or_else(|| {
-        std::env::var("COLUMNS")
-            .ok()
-            .and_then(|columns| columns.trim().parse().ok())
-    })
-}
-
 /// Renders the table to fit `width` columns (`None`: the width is unknown, so the classic
 /// terminal's 80). Lines stay within the width unless it is too narrow for even the model and
 /// its score.
