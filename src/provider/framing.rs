@@ -105,13 +105,15 @@ impl SseParser {
     /// form a complete event is handed back.
     pub fn finish(&mut self) -> SseTail {
         let rest = std::mem::take(&mut self.pending);
-        let rest = rest.strip_suffix(b"\r").unwrap_or(&rest);
-        self.since_event.extend_from_slice(rest);
-        if !rest.is_empty() {
-            // A complete line without a blank line after it cannot dispatch; fields are kept.
-            let _ = self.line(rest);
-        }
-        let event = self.has_fields.then(|| self.take_event());
+        self.since_event.extend_from_slice(&rest);
+        // A trailing CR ends a line (it was held back in case an LF followed); a line without
+        // any end still counts as one.
+        let dispatched = if rest.is_empty() {
+            None
+        } else {
+            self.line(rest.strip_suffix(b"\r").unwrap_or(&rest))
+        };
+        let event = dispatched.or_else(|| self.has_fields.then(|| self.take_event()));
         let raw = String::from_utf8_lossy(&std::mem::take(&mut self.since_event)).into_owned();
         SseTail { event, raw }
     }
@@ -192,10 +194,13 @@ mod tests {
         assert_eq!(splitter.finish().as_deref(), Some("{\"done\":true}"));
     }
 
+    /// Every event, the one completed by the end of the stream included, and the raw tail.
     fn events_of(chunks: &[&[u8]]) -> (Vec<SseEvent>, SseTail) {
         let mut parser = SseParser::default();
-        let events = chunks.iter().flat_map(|c| parser.push(c)).collect();
-        (events, parser.finish())
+        let mut events: Vec<SseEvent> = chunks.iter().flat_map(|c| parser.push(c)).collect();
+        let mut tail = parser.finish();
+        events.extend(tail.event.take());
+        (events, tail)
     }
 
     #[test]
@@ -222,14 +227,12 @@ mod tests {
     fn a_raw_json_tail_after_the_last_event_is_handed_back() {
         let (events, tail) = events_of(&[b"data: {}\n\n{\n  \"error\": {\"code\": 503}\n}\n"]);
         assert_eq!(events.len(), 1);
-        assert_eq!(tail.event, None);
         assert_eq!(tail.raw, "{\n  \"error\": {\"code\": 503}\n}\n");
     }
 
     #[test]
     fn an_event_missing_its_blank_line_at_the_end_is_kept() {
-        let (events, tail) = events_of(&[b"data: {\"x\":1}"]);
-        assert!(events.is_empty());
-        assert_eq!(tail.event.unwrap().data, "{\"x\":1}");
+        let (events, _) = events_of(&[b"data: {\"x\":1}"]);
+        assert_eq!(events[0].data, "{\"x\":1}");
     }
 }
