@@ -6,7 +6,7 @@
 
 use super::framing::SseEvent;
 use super::http::{Endpoint, Framing, StreamDecoder};
-use super::metrics::{metrics, rate, ServerNumbers, Transcript};
+use super::metrics::{rate, ClientNumbers, ServerNumbers, Transcript};
 use super::retry::{classify_stream_error, ErrorBody, Fault};
 use super::wire::{self, count, text, Streamed};
 use super::{
@@ -205,18 +205,7 @@ impl GeminiProvider {
                 decoder.finish()
             })
             .await?;
-        Ok(Generation {
-            text: streamed.transcript.text.clone(),
-            thinking: streamed.transcript.thinking.clone(),
-            end: streamed.end,
-            metrics: metrics(
-                &streamed.transcript,
-                streamed.server,
-                streamed.client_decode_rate,
-                streamed.done,
-                retries,
-            ),
-        })
+        Ok(streamed.into_generation(retries))
     }
 }
 
@@ -264,7 +253,12 @@ impl Decoder<'_> {
                 }
             }));
         };
+        // Thoughts are counted but not streamed unless asked for: the count tells.
+        let thought = self.usage.thoughts.is_some_and(|thoughts| thoughts > 0);
         let end = match reason {
+            "MAX_TOKENS" if thought && self.transcript.text.trim().is_empty() => {
+                GenerationEnd::ThinkingExhausted
+            }
             "MAX_TOKENS" => self.transcript.budget_end(),
             _ => GenerationEnd::Finished,
         };
@@ -289,7 +283,10 @@ impl Decoder<'_> {
             },
             transcript: self.transcript,
             end,
-            client_decode_rate,
+            client: ClientNumbers {
+                decode_rate: client_decode_rate,
+                counted_tokens: None,
+            },
             done,
         })
     }

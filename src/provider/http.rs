@@ -326,15 +326,15 @@ impl Endpoint {
             let chunk = match tokio::time::timeout(wait, response.chunk()).await {
                 Err(_) if Instant::now() >= deadline => {
                     return Err(Fault::fail(format!(
-                        "the request took longer than its {} s timeout",
-                        self.timeouts.total.as_secs()
+                        "the request took longer than its {} timeout",
+                        humantime::format_duration(self.timeouts.total)
                     ))
                     .timed_out())
                 }
                 Err(_) => {
                     return Err(Fault::fail(format!(
-                        "the stream went silent for {} s",
-                        self.timeouts.idle.as_secs()
+                        "the stream went silent for {}",
+                        humantime::format_duration(self.timeouts.idle)
                     ))
                     .timed_out())
                 }

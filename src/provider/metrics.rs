@@ -16,6 +16,9 @@ pub struct Transcript {
     pub last_token: Option<Instant>,
     pub text: String,
     pub thinking: String,
+    /// Non-empty pieces received: a token count estimate for servers that stream one token a
+    /// piece and do not count (Ollama, OpenAI-compatible; never Gemini).
+    pub pieces: u64,
 }
 
 impl Transcript {
@@ -27,6 +30,7 @@ impl Transcript {
             last_token: None,
             text: String::new(),
             thinking: String::new(),
+            pieces: 0,
         }
     }
 
@@ -49,6 +53,7 @@ impl Transcript {
     }
 
     fn token(&mut self, at: Instant, on_event: &dyn Fn(ProviderEvent)) {
+        self.pieces += 1;
         if self.first_token.is_none() {
             self.first_token = Some(at);
             on_event(ProviderEvent::FirstToken);
@@ -85,14 +90,23 @@ pub struct ServerNumbers {
     pub load_time: Option<Duration>,
 }
 
-/// Assembles the metrics: server numbers first, then `client_decode_rate` as the fallback.
+/// What our own clock and counter measured, for what the server did not say.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ClientNumbers {
+    pub decode_rate: Option<f64>,
+    /// Tokens counted as streamed pieces, when the server gave no count.
+    pub counted_tokens: Option<u64>,
+}
+
+/// Assembles the metrics: server numbers first, client measurements as the fallback.
 pub fn metrics(
     transcript: &Transcript,
     server: ServerNumbers,
-    client_decode_rate: Option<f64>,
+    client: ClientNumbers,
     done: Instant,
     retries: Retries,
 ) -> GenerationMetrics {
+    let client_decode_rate = client.decode_rate;
     let since_send =
         |at: Option<Instant>| at.map(|at| at.saturating_duration_since(transcript.sent));
     let (decode_tokens_per_second, decode_source) = match (server.decode_rate, client_decode_rate) {
@@ -100,17 +114,19 @@ pub fn metrics(
         (None, Some(rate)) => (Some(rate), Source::Client),
         (None, None) => (None, Source::None),
     };
-    let tokens_source = if server.prompt_tokens.is_some() || server.completion_tokens.is_some() {
-        Source::Server
-    } else {
-        Source::None
+    let (completion_tokens, tokens_source) = match (server.completion_tokens, client.counted_tokens)
+    {
+        (Some(tokens), _) => (Some(tokens), Source::Server),
+        (None, Some(tokens)) => (Some(tokens), Source::Client),
+        (None, None) if server.prompt_tokens.is_some() => (None, Source::Server),
+        (None, None) => (None, Source::None),
     };
     GenerationMetrics {
         ttft: since_send(transcript.first_token),
         ttft_answer: since_send(transcript.first_answer),
         generation_time: done.saturating_duration_since(transcript.sent),
         prompt_tokens: server.prompt_tokens,
-        completion_tokens: server.completion_tokens,
+        completion_tokens,
         tokens_source,
         decode_tokens_per_second,
         decode_source,

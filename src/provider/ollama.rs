@@ -7,7 +7,7 @@
 //! reloads the model whenever it changes.
 
 use super::http::{CallFailure, Endpoint, Framing, StreamDecoder};
-use super::metrics::{metrics, rate_from_nanos, ServerNumbers, Transcript};
+use super::metrics::{rate_from_nanos, ClientNumbers, ServerNumbers, Transcript};
 use super::retry::{classify_stream_error, ErrorBody, Fault};
 use super::wire::{self, count, estimate_prompt, text, Streamed};
 use super::{
@@ -266,7 +266,10 @@ impl OllamaProvider {
             format!("the server has {}", names.join(", "))
         };
         let reason = if self.direct_cloud {
-            format!("ollama.com has no model `{}`: {there}", self.model)
+            format!(
+                "{} has no model `{}`: {there}",
+                self.endpoint.base, self.model
+            )
         } else {
             format!(
                 "model `{}` is not on the Ollama server at {}: run `ollama pull {}` ({there})",
@@ -372,18 +375,7 @@ impl OllamaProvider {
                 decoder.finish(truncation)
             })
             .await?;
-        Ok(Generation {
-            text: streamed.transcript.text.clone(),
-            thinking: streamed.transcript.thinking.clone(),
-            end: streamed.end,
-            metrics: metrics(
-                &streamed.transcript,
-                streamed.server,
-                streamed.client_decode_rate,
-                streamed.done,
-                retries,
-            ),
-        })
+        Ok(streamed.into_generation(retries))
     }
 
     fn body(&self, request: &Request, window: u64) -> Value {
@@ -537,12 +529,22 @@ impl Decoder<'_> {
             (None, Some("length")) => self.transcript.budget_end(),
             (None, _) => GenerationEnd::Finished,
         };
-        let client_decode_rate = self.transcript.client_decode_rate(eval_count);
+        // Ollama streams one token a piece: without `eval_count`, the pieces are the count.
+        let counted_tokens = eval_count
+            .is_none()
+            .then_some(self.transcript.pieces)
+            .filter(|&pieces| pieces > 0);
+        let client = ClientNumbers {
+            decode_rate: self
+                .transcript
+                .client_decode_rate(eval_count.or(counted_tokens)),
+            counted_tokens,
+        };
         Ok(Streamed {
             transcript: self.transcript,
             end,
             server,
-            client_decode_rate,
+            client,
             done,
         })
     }

@@ -7,7 +7,7 @@
 
 use super::framing::SseEvent;
 use super::http::{CallFailure, Endpoint, Framing, StreamDecoder};
-use super::metrics::{metrics, ServerNumbers, Transcript};
+use super::metrics::{ClientNumbers, ServerNumbers, Transcript};
 use super::retry::{classify_stream_error, ErrorBody, Fault};
 use super::wire::{self, count, number, text, Streamed};
 use super::{
@@ -170,18 +170,7 @@ impl OpenAiProvider {
                 decoder.finish()
             })
             .await?;
-        Ok(Generation {
-            text: streamed.transcript.text.clone(),
-            thinking: streamed.transcript.thinking.clone(),
-            end: streamed.end,
-            metrics: metrics(
-                &streamed.transcript,
-                streamed.server,
-                streamed.client_decode_rate,
-                streamed.done,
-                retries,
-            ),
-        })
+        Ok(streamed.into_generation(retries))
     }
 }
 
@@ -244,12 +233,22 @@ impl Decoder<'_> {
             prompt_time: timing("prompt_ms").map(|ms| Duration::from_secs_f64(ms / 1000.0)),
             load_time: None,
         };
-        let client_decode_rate = self.transcript.client_decode_rate(completion_tokens);
+        // Most servers stream one token a delta: without a count, the deltas are the estimate.
+        let counted_tokens = completion_tokens
+            .is_none()
+            .then_some(self.transcript.pieces)
+            .filter(|&pieces| pieces > 0);
+        let client = ClientNumbers {
+            decode_rate: self
+                .transcript
+                .client_decode_rate(completion_tokens.or(counted_tokens)),
+            counted_tokens,
+        };
         Ok(Streamed {
             transcript: self.transcript,
             end,
             server,
-            client_decode_rate,
+            client,
             done,
         })
     }

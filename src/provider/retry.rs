@@ -128,7 +128,10 @@ pub fn classify_status(status: u16, headers: &HeaderMap, body: &str) -> Verdict 
         return Verdict::Unusable;
     }
     let hint = header_hint(headers).or(error.retry_delay);
-    match header_text(headers, "x-should-retry").as_deref() {
+    match header_text(headers, "x-should-retry")
+        .map(|text| text.to_ascii_lowercase())
+        .as_deref()
+    {
         Some("true") => {
             return Verdict::Retry {
                 hint,
@@ -336,14 +339,7 @@ pub fn parse_proto_duration(text: &str) -> Option<Duration> {
 }
 
 fn header_text(headers: &HeaderMap, name: &str) -> Option<String> {
-    Some(
-        headers
-            .get(name)?
-            .to_str()
-            .ok()?
-            .trim()
-            .to_ascii_lowercase(),
-    )
+    Some(headers.get(name)?.to_str().ok()?.trim().to_owned())
 }
 
 #[cfg(test)]
@@ -381,6 +377,15 @@ mod tests {
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);
+    }
+
+    #[test]
+    fn an_http_date_header_is_read_as_sent() {
+        let hint = header_hint(&headers(&[(
+            "retry-after",
+            "Wed, 21 Oct 2015 07:28:00 GMT",
+        )]));
+        assert_eq!(hint, Some(Duration::ZERO));
     }
 
     #[test]

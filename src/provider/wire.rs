@@ -4,7 +4,7 @@
 //! Responses are read as `serde_json::Value` and picked apart field by field, so a missing or
 //! oddly typed field costs only itself, never the whole chunk (PROTOCOLS.md §0.1).
 
-use super::metrics::{ServerNumbers, Transcript};
+use super::metrics::{ClientNumbers, ServerNumbers, Transcript};
 use super::{GenerationEnd, Message, Request};
 use crate::suite::Mode;
 use serde_json::Value;
@@ -102,8 +102,27 @@ pub struct Streamed {
     pub transcript: Transcript,
     pub end: GenerationEnd,
     pub server: ServerNumbers,
-    pub client_decode_rate: Option<f64>,
+    pub client: ClientNumbers,
     pub done: Instant,
+}
+
+impl Streamed {
+    /// The generation, now that the retries it took are known.
+    pub fn into_generation(self, retries: super::Retries) -> super::Generation {
+        let metrics = super::metrics::metrics(
+            &self.transcript,
+            self.server,
+            self.client,
+            self.done,
+            retries,
+        );
+        super::Generation {
+            text: self.transcript.text,
+            thinking: self.transcript.thinking,
+            end: self.end,
+            metrics,
+        }
+    }
 }
 
 #[cfg(test)]
