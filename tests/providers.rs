@@ -107,19 +107,18 @@ async fn generate(
 /// Starts a generation that will wait before a retry, and returns the wait it announced
 /// without sitting through it.
 async fn announced_wait(provider: &Provider, request: &Request) -> Duration {
-    let events = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&events);
-    let on_event = move |event: ProviderEvent| sink.lock().unwrap().push(event);
-    let outcome = tokio::time::timeout(
-        Duration::from_millis(600),
-        provider.generate(request, &on_event),
-    )
-    .await;
-    assert!(outcome.is_err(), "the request should still be waiting");
-    let events = events.lock().unwrap().clone();
-    match events.as_slice() {
-        [ProviderEvent::Retrying { retry: 1, wait }] => *wait,
-        other => panic!("expected one retry announcement, got {other:?}"),
+    let (sender, mut receiver) = tokio::sync::mpsc::unbounded_channel();
+    let on_event = move |event: ProviderEvent| {
+        let _ = sender.send(event);
+    };
+    tokio::select! {
+        outcome = provider.generate(request, &on_event) => {
+            panic!("the request ended without waiting: {outcome:?}")
+        }
+        event = receiver.recv() => match event {
+            Some(ProviderEvent::Retrying { retry: 1, wait }) => wait,
+            other => panic!("expected the first retry's announcement, got {other:?}"),
+        },
     }
 }
 
@@ -559,13 +558,15 @@ async fn a_busy_server_is_retried_and_the_retry_is_counted() {
         [
             Reply::json(503, transcript("ollama/503-server-busy.json")),
             Reply::json(503, transcript("ollama/503-cloud-overloaded.json")),
+            // A `:cloud` model through a long-running local daemon: 502 without a body.
+            Reply::json(502, ""),
             Reply::ndjson(transcript("ollama/chat-thinking.ndjson")),
         ],
     );
     let provider = connect(ProviderKind::Ollama, &server, "qwen3:8b");
     let (result, events) = generate(&provider, &chat()).await;
     let metrics = result.unwrap().metrics;
-    assert_eq!(metrics.retries, 2);
+    assert_eq!(metrics.retries, 3);
     let announced: Duration = events
         .iter()
         .filter_map(|event| match event {
@@ -574,7 +575,7 @@ async fn a_busy_server_is_retried_and_the_retry_is_counted() {
         })
         .sum();
     assert_eq!(metrics.retry_wait, announced);
-    assert_eq!(server.requests_to("/api/chat").len(), 3);
+    assert_eq!(server.requests_to("/api/chat").len(), 4);
 }
 
 #[tokio::test]

@@ -77,9 +77,12 @@ impl Endpoint {
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(CONNECT_TIMEOUT)
             .user_agent(concat!("cargo-llm-bench/", env!("CARGO_PKG_VERSION")));
-        // A proxy set for the internet must not swallow requests to this machine.
+        // A proxy set for the internet must not swallow requests to this machine. Local
+        // servers (llama.cpp's among them) may close a connection right after a streamed
+        // answer; a fresh connection costs nothing on loopback, while reusing a closed one
+        // costs a retry.
         if is_loopback(&base) {
-            builder = builder.no_proxy();
+            builder = builder.no_proxy().pool_max_idle_per_host(0);
         }
         let client = builder.build().map_err(|error| ProviderError::Unusable {
             reason: format!("cannot build an HTTP client: {error}"),
@@ -495,6 +498,96 @@ pub fn parse_base(text: &str, origin: &str) -> Result<Url, ProviderError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use reqwest::header::AUTHORIZATION;
+
+    fn endpoint(base: &str, only_host: Option<&'static str>) -> Endpoint {
+        Endpoint::new(
+            Url::parse(base).unwrap(),
+            Some(ApiKey {
+                header: AUTHORIZATION,
+                scheme: "Bearer ",
+                value: SecretString::from("marker-key"),
+                only_host,
+            }),
+            RetryPolicy::default(),
+            Timeouts {
+                total: Duration::from_secs(1),
+                idle: Duration::from_secs(1),
+            },
+            StartHint::StartServer,
+            ProfileLimits {
+                concurrency: None,
+                delay: Duration::ZERO,
+            },
+        )
+        .unwrap()
+    }
+
+    fn authorization(endpoint: &Endpoint, url: &str) -> Option<String> {
+        let request = endpoint
+            .request(Method::POST, Url::parse(url).unwrap())
+            .build()
+            .unwrap();
+        let value = request.headers().get(AUTHORIZATION)?;
+        assert!(value.is_sensitive());
+        Some(value.to_str().unwrap().to_owned())
+    }
+
+    #[test]
+    fn an_ollama_key_goes_to_ollama_com_and_nowhere_else() {
+        let cloud = endpoint("https://ollama.com", Some("ollama.com"));
+        assert_eq!(
+            authorization(&cloud, "https://ollama.com/api/chat").as_deref(),
+            Some("Bearer marker-key")
+        );
+        for elsewhere in [
+            "http://127.0.0.1:11434/api/chat",
+            "http://localhost:11434/api/chat",
+            "https://ollama.com.evil.example/api/chat",
+        ] {
+            assert_eq!(authorization(&cloud, elsewhere), None, "{elsewhere}");
+        }
+        let local = endpoint("http://127.0.0.1:11434", Some("ollama.com"));
+        assert_eq!(
+            authorization(&local, "http://127.0.0.1:11434/api/chat"),
+            None
+        );
+    }
+
+    #[test]
+    fn other_keys_go_to_their_base_urls_host_only() {
+        let gemini = endpoint("https://generativelanguage.googleapis.com/v1beta", None);
+        assert!(authorization(
+            &gemini,
+            "https://generativelanguage.googleapis.com/v1beta/models"
+        )
+        .is_some());
+        assert_eq!(
+            authorization(&gemini, "https://example.com/v1beta/models"),
+            None
+        );
+    }
+
+    #[test]
+    fn the_key_is_scrubbed_from_server_text_and_absent_from_debug_output() {
+        let cloud = endpoint("https://ollama.com", Some("ollama.com"));
+        assert_eq!(cloud.scrub("bad key marker-key!"), "bad key ****!");
+        assert!(!format!("{cloud:?}").contains("marker-key"));
+    }
+
+    #[test]
+    fn urls_join_onto_the_base_path() {
+        let openai = endpoint("http://127.0.0.1:8080/v1", None);
+        assert_eq!(
+            openai.url("chat/completions").as_str(),
+            "http://127.0.0.1:8080/v1/chat/completions"
+        );
+        let ollama = endpoint("http://127.0.0.1:11434/", None);
+        assert_eq!(
+            ollama.url("/api/chat").as_str(),
+            "http://127.0.0.1:11434/api/chat"
+        );
+    }
 
     #[test]
     fn loopback_means_localhost_127_slash_8_and_ipv6_one() {

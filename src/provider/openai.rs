@@ -63,7 +63,8 @@ impl OpenAiProvider {
                 Some(ModelInfo {
                     name: text(entry, &["id"])?.to_owned(),
                     // llama.cpp describes its model in `meta`.
-                    context_length: count(entry, &["meta", "n_ctx_train"])
+                    context_length: count(entry, &["meta", "n_ctx"])
+                        .or_else(|| count(entry, &["meta", "n_ctx_train"]))
                         .or_else(|| count(entry, &["context_length"])),
                     size_bytes: count(entry, &["meta", "size"]),
                     ..ModelInfo::default()
