@@ -1535,3 +1535,44 @@ async fn marker_keys_never_appear_in_debug_output_or_error_messages() {
         Some(format!("Bearer {MARKER_KEY}").as_str())
     );
 }
+
+#[tokio::test]
+async fn a_minimal_ollama_front_with_only_chat_still_prepares_and_answers() {
+    let server = FakeServer::start();
+    server.route(
+        "POST",
+        "/api/chat",
+        [
+            Reply::json(429, r#"{"error":"rate limit exceeded, slow down"}"#),
+            Reply::ndjson(transcript("ollama/chat-rust-escapes-no-metrics.ndjson"))
+                .split(Split::Every(5)),
+        ],
+    );
+    let provider = connect(ProviderKind::Ollama, &server, "qwen2.5-coder:7b");
+    provider.prepare().await.unwrap();
+    let generation = generate(&provider, &chat()).await.0.unwrap();
+    assert!(generation.text.contains("Vec<u8>"));
+    assert_eq!(generation.end, GenerationEnd::Finished);
+}
+
+#[tokio::test]
+async fn a_slow_prefill_before_the_headers_is_not_an_idle_stream() {
+    let server = FakeServer::start();
+    server.route(
+        "POST",
+        "/api/chat",
+        [Reply::ndjson(transcript("ollama/chat-thinking.ndjson"))
+            .delay(Duration::from_millis(500))],
+    );
+    let provider = connect_profile(
+        ProviderProfile {
+            idle_timeout: Some("200ms".to_owned()),
+            ..profile(ProviderKind::Ollama, &server)
+        },
+        "qwen3:8b",
+        &[],
+    );
+    let generation = generate(&provider, &chat()).await.0.unwrap();
+    assert!(generation.metrics.ttft.unwrap() >= Duration::from_millis(500));
+    assert_eq!(generation.metrics.retries, 0);
+}

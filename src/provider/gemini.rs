@@ -51,13 +51,11 @@ impl GeminiProvider {
         let mut models = Vec::new();
         let mut page_token: Option<String> = None;
         loop {
-            let path = match &page_token {
-                Some(token) => format!("models?pageSize=1000&pageToken={token}"),
-                None => "models?pageSize=1000".to_owned(),
-            };
-            let (path, query) = path.split_once('?').unwrap_or((&path, ""));
-            let mut url = self.endpoint.url(path);
-            url.set_query(Some(query));
+            let mut url = self.endpoint.url("models");
+            url.query_pairs_mut().append_pair("pageSize", "1000");
+            if let Some(token) = &page_token {
+                url.query_pairs_mut().append_pair("pageToken", token);
+            }
             let value = self
                 .endpoint
                 .json(Method::GET, url, None)

@@ -158,13 +158,16 @@ impl Endpoint {
         request: RequestBuilder,
         deadline: Instant,
     ) -> Result<Response, Fault> {
-        let wait = self
-            .timeouts
-            .idle
-            .min(deadline.saturating_duration_since(Instant::now()));
+        // Only the request's whole budget bounds the wait for headers: Ollama sends them with
+        // the first token, after a prefill that can take minutes on a slow machine.
+        let wait = deadline.saturating_duration_since(Instant::now());
         let response = match tokio::time::timeout(wait, request.send()).await {
             Err(_) => {
-                return Err(Fault::retry("the server sent no response headers in time").timed_out())
+                return Err(Fault::fail(format!(
+                    "the server sent no response within the {} timeout",
+                    humantime::format_duration(self.timeouts.total)
+                ))
+                .timed_out())
             }
             Ok(Err(error)) => return Err(self.transport_fault(&error, false)),
             Ok(Ok(response)) => response,

@@ -226,11 +226,13 @@ impl OllamaProvider {
                 self.context.lock().await.limit = shown.context_length;
             }
             Err(failure) if failure.status == Some(404) => {
-                // A 404 is either the model or a server without `/api/show`: the list decides.
-                let models = self.tags().await.unwrap_or_default();
-                let wanted = with_tag(&self.model);
-                if !models.iter().any(|model| with_tag(&model.name) == wanted) {
-                    return Err(self.missing_model(&models));
+                // A 404 is either the model or a server without `/api/show`: the list decides,
+                // and without a list the first request will tell.
+                if let Ok(models) = self.tags().await {
+                    let wanted = with_tag(&self.model);
+                    if !models.iter().any(|model| with_tag(&model.name) == wanted) {
+                        return Err(self.missing_model(&models));
+                    }
                 }
             }
             Err(failure) => {
