@@ -1576,3 +1576,43 @@ async fn a_slow_prefill_before_the_headers_is_not_an_idle_stream() {
     assert!(generation.metrics.ttft.unwrap() >= Duration::from_millis(500));
     assert_eq!(generation.metrics.retries, 0);
 }
+
+#[tokio::test]
+async fn a_server_that_allocates_less_context_than_asked_caps_the_window() {
+    let allocated = String::from_utf8(transcript("ollama/ps.json"))
+        .unwrap()
+        .replace("\"context_length\":4096", "\"context_length\":2048");
+    let server = FakeServer::start();
+    server
+        .route(
+            "POST",
+            "/api/show",
+            [Reply::json(200, transcript("ollama/show.json"))],
+        )
+        .route("GET", "/api/ps", [Reply::json(200, allocated)])
+        .route(
+            "POST",
+            "/api/chat",
+            [
+                Reply::json(200, transcript("ollama/load.json")),
+                Reply::ndjson(transcript("ollama/truncated-prompt.ndjson")),
+            ],
+        );
+    let provider = connect(ProviderKind::Ollama, &server, "qwen2.5-coder:7b");
+    provider.prepare().await.unwrap();
+    let generation = generate(&provider, &request(Mode::Chat, &"x".repeat(10_000)))
+        .await
+        .0
+        .unwrap();
+    assert!(matches!(
+        generation.end,
+        GenerationEnd::PromptTruncated { .. }
+    ));
+    let chats = server.requests_to("/api/chat");
+    assert_eq!(
+        chats.len(),
+        2,
+        "no reload to a window the server will not give"
+    );
+    assert_eq!(chats[1].json()["options"]["num_ctx"], 2048);
+}

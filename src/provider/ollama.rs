@@ -130,7 +130,7 @@ impl OllamaProvider {
 
     /// `GET /api/tags`: the models the server has.
     pub async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
-        let mut models = self.tags().await?;
+        let mut models = self.tags().await.map_err(|failure| failure.error)?;
         if !self.direct_cloud {
             for model in models
                 .iter_mut()
@@ -144,12 +144,11 @@ impl OllamaProvider {
         Ok(models)
     }
 
-    async fn tags(&self) -> Result<Vec<ModelInfo>, ProviderError> {
+    async fn tags(&self) -> Result<Vec<ModelInfo>, CallFailure> {
         let value = self
             .endpoint
             .json(Method::GET, self.endpoint.url("/api/tags"), None)
-            .await
-            .map_err(|failure| failure.error)?;
+            .await?;
         let models = wire::at(&value, &["models"])
             .and_then(Value::as_array)
             .map(Vec::as_slice)
@@ -204,10 +203,24 @@ impl OllamaProvider {
     /// learns its context length and loads it.
     pub async fn prepare(&self) -> Result<Prepared, ProviderError> {
         if self.direct_cloud {
-            let models = self.tags().await?;
-            let wanted = with_tag(&self.model);
-            if !models.is_empty() && !models.iter().any(|model| with_tag(&model.name) == wanted) {
-                return Err(self.missing_model(&models));
+            match self.tags().await {
+                // An empty catalogue checks nothing.
+                Ok(models) if !models.is_empty() => {
+                    let wanted = with_tag(&self.model);
+                    if !models.iter().any(|model| with_tag(&model.name) == wanted) {
+                        return Err(self.missing_model(&models));
+                    }
+                }
+                Err(failure)
+                    if failure
+                        .status
+                        .is_none_or(|status| matches!(status, 401 | 403)) =>
+                {
+                    if let ProviderError::Unusable { .. } = failure.error {
+                        return Err(failure.error);
+                    }
+                }
+                Ok(_) | Err(_) => {}
             }
             return Ok(Prepared::default());
         }
@@ -248,13 +261,12 @@ impl OllamaProvider {
         let window = self.window(&context, MIN_CONTEXT);
         let load_time = self.load(window).await?;
         context.loaded = Some(window);
+        // A server may allocate less than asked (a front with a fixed context): that is the
+        // window prompts really get.
         if let Some(allocated) = self.allocated_context().await {
             if allocated < window {
-                context.limit = Some(
-                    context
-                        .limit
-                        .map_or(allocated, |limit| limit.min(allocated)),
-                );
+                context.limit = Some(allocated);
+                context.loaded = Some(allocated);
             }
         }
         Ok(Prepared { load_time })
@@ -306,7 +318,7 @@ impl OllamaProvider {
                     .unwrap_or_else(|| started.elapsed()),
             )),
             Err(failure) => match failure.error {
-                ProviderError::Unusable { .. } if failure.status != Some(400) => Err(failure.error),
+                ProviderError::Unusable { .. } => Err(failure.error),
                 _ => Ok(None),
             },
         }
