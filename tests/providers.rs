@@ -1616,3 +1616,19 @@ async fn a_server_that_allocates_less_context_than_asked_caps_the_window() {
     );
     assert_eq!(chats[1].json()["options"]["num_ctx"], 2048);
 }
+
+#[tokio::test]
+async fn a_connection_closed_before_the_headers_is_retried() {
+    let server = FakeServer::start();
+    server.route(
+        "POST",
+        "/v1/chat/completions",
+        [
+            Reply::hang_up(),
+            Reply::sse(transcript("openai/reasoning.sse")),
+        ],
+    );
+    let generation = generate(&openai(&server, "qwen"), &chat()).await.0.unwrap();
+    assert_eq!(generation.metrics.retries, 1);
+    assert_eq!(generation.text, "fn main() {}");
+}

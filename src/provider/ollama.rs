@@ -111,7 +111,7 @@ impl OllamaProvider {
         }
     }
 
-    pub fn endpoint(&self) -> &Endpoint {
+    pub(super) fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 
@@ -120,7 +120,7 @@ impl OllamaProvider {
     }
 
     /// `GET /api/version`.
-    pub async fn version(&self) -> Result<String, CallFailure> {
+    pub(super) async fn version(&self) -> Result<String, CallFailure> {
         let value = self
             .endpoint
             .json(Method::GET, self.endpoint.url("/api/version"), None)

@@ -41,7 +41,7 @@ impl OpenAiProvider {
         }
     }
 
-    pub fn endpoint(&self) -> &Endpoint {
+    pub(super) fn endpoint(&self) -> &Endpoint {
         &self.endpoint
     }
 

@@ -64,17 +64,6 @@ pub enum ProviderKind {
     Openai,
 }
 
-impl ProviderKind {
-    pub fn name(self) -> &'static str {
-        match self {
-            ProviderKind::Ollama => "ollama",
-            ProviderKind::OllamaCloud => "ollama-cloud",
-            ProviderKind::Gemini => "gemini",
-            ProviderKind::Openai => "openai",
-        }
-    }
-}
-
 /// Ollama's `keep_alive`: a duration text or a number of seconds (negative keeps it forever).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(untagged)]

@@ -56,6 +56,8 @@ pub struct Reply {
     pub chunked: bool,
     /// Close the connection after this many body bytes, without finishing the response.
     pub cut_after: Option<usize>,
+    /// Close the connection without answering at all.
+    pub hang_up: bool,
 }
 
 impl Reply {
@@ -70,6 +72,15 @@ impl Reply {
             delay: Duration::ZERO,
             chunked: true,
             cut_after: None,
+            hang_up: false,
+        }
+    }
+
+    /// Reads the request and closes the connection without a word.
+    pub fn hang_up() -> Reply {
+        Reply {
+            hang_up: true,
+            ..Reply::json(200, "")
         }
     }
 
@@ -350,6 +361,10 @@ async fn read_request(
 /// Writes one reply; `false` when the connection was cut on purpose.
 async fn write_reply(socket: &mut TcpStream, reply: &Reply) -> std::io::Result<bool> {
     tokio::time::sleep(reply.delay).await;
+    if reply.hang_up {
+        socket.shutdown().await?;
+        return Ok(false);
+    }
     let mut head = format!("HTTP/1.1 {} {}\r\n", reply.status, reason(reply.status));
     for (name, value) in &reply.headers {
         head.push_str(&format!("{name}: {value}\r\n"));
