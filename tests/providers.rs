@@ -1632,3 +1632,17 @@ async fn a_connection_closed_before_the_headers_is_retried() {
     assert_eq!(generation.metrics.retries, 1);
     assert_eq!(generation.text, "fn main() {}");
 }
+
+#[tokio::test]
+async fn an_sse_event_named_error_is_an_error() {
+    let server = FakeServer::start();
+    server.route(
+        "POST",
+        "/v1/chat/completions",
+        [Reply::sse(
+            "event: error\ndata: {\"message\":\"upstream failed\",\"code\":400}\n\n",
+        )],
+    );
+    let (reason, _) = failed_reason(generate(&openai(&server, "qwen"), &chat()).await.0);
+    assert!(reason.contains("upstream failed"), "{reason}");
+}

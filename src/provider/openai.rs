@@ -279,7 +279,10 @@ impl StreamDecoder for Decoder<'_> {
                 self.endpoint.scrub(&super::retry::shorten(data))
             ))
         })?;
-        if chunk.get("error").is_some() || text(&chunk, &["object"]) == Some("error") {
+        if chunk.get("error").is_some()
+            || text(&chunk, &["object"]) == Some("error")
+            || event.event.as_deref() == Some("error")
+        {
             return Err(self.error(&chunk));
         }
         if let Some(choice) = wire::at(&chunk, &["choices"])
