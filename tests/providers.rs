@@ -1096,7 +1096,16 @@ async fn an_unknown_gemini_model_names_the_models_that_generate() {
             "GET",
             "/models",
             [Reply::json(200, transcript("gemini/models.json"))],
+        )
+        .route(
+            "GET",
+            "/models/gemini-2.5-flash",
+            [Reply::json(200, transcript("gemini/model.json"))],
         );
+    connect(ProviderKind::Gemini, &server, "gemini-2.5-flash")
+        .prepare()
+        .await
+        .unwrap();
     let provider = connect(ProviderKind::Gemini, &server, "gemini-9-flash");
     let reason = unusable_reason(provider.prepare().await);
     assert!(reason.contains("it has gemini-2.5-flash"), "{reason}");
