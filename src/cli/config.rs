@@ -2,6 +2,7 @@
 //! `[package.metadata]` or `[workspace.metadata]` in Cargo.toml (first found wins).
 
 use super::FormatArg;
+pub use crate::provider::ProviderProfile;
 use crate::score::Weights;
 use serde::Deserialize;
 use std::collections::BTreeMap;
@@ -27,27 +28,6 @@ pub struct Config {
     /// Named provider profiles: `local:qwen2.5-coder-1.5b` uses the profile `local`.
     #[serde(default)]
     pub providers: BTreeMap<String, ProviderProfile>,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "kebab-case")]
-pub struct ProviderProfile {
-    /// The wire format: `ollama`, `ollama-cloud`, `gemini` or `openai`.
-    pub kind: ProviderKind,
-    pub base_url: Option<String>,
-    pub delay_ms: Option<u64>,
-    pub max_retries: Option<u32>,
-    pub concurrency: Option<u32>,
-    pub timeout: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum ProviderKind {
-    Ollama,
-    OllamaCloud,
-    Gemini,
-    Openai,
 }
 
 #[derive(Debug, Deserialize)]
@@ -115,6 +95,7 @@ fn located(path: &Path, error: &toml::de::Error) -> anyhow::Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::provider::ProviderKind;
 
     #[test]
     fn package_metadata_is_read_from_cargo_toml() {

@@ -18,7 +18,8 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             let provider = if model.provider == "reference" {
                 Provider::Reference(ReferenceProvider::new(super::reference_answers(&suites)))
             } else {
-                provider::connect(model).map_err(|error| {
+                // TODO(integrator): pass the config's [providers] profiles once Settings carries them.
+                provider::connect(model, &Default::default()).map_err(|error| {
                     provider_unavailable(
                         anyhow::anyhow!("model {model} cannot be used: {error}"),
                         None,

@@ -3,18 +3,35 @@
 //! The only module that knows HTTP. A provider is told only what the model is asked (the
 //! messages, the mode and the sampling settings) and the attempt's key; the hidden tests and the
 //! reference never cross into this module. The two offline providers, `reference` and
-//! `replay:DIR`, get what they answer by that key.
+//! `replay:DIR`, get what they answer by that key; the network ones speak Ollama's native API
+//! (local and cloud), Gemini's and the OpenAI-compatible one, each a thin client of our own.
 
+mod connect;
+mod framing;
+mod gemini;
+mod http;
+mod metrics;
+mod ollama;
+mod openai;
+mod profile;
 mod reference;
 mod replay;
+mod retry;
+mod wire;
 
+pub use connect::{
+    connect, connect_provider, connect_provider_with_env, connect_with_env, Environment,
+};
+pub use gemini::GeminiProvider;
+pub use ollama::OllamaProvider;
+pub use openai::OpenAiProvider;
+pub use profile::{KeepAlive, ProviderKind, ProviderProfile, Think};
 pub use reference::ReferenceProvider;
 pub use replay::ReplayProvider;
 
 use crate::suite::Mode;
 use serde::{Deserialize, Serialize};
 use std::fmt;
-use std::path::Path;
 use std::time::Duration;
 
 /// `PROVIDER:MODEL`, split at the first colon (`ollama:qwen2.5-coder:7b`).
@@ -276,6 +293,11 @@ pub struct ModelInfo {
 pub enum Provider {
     Reference(ReferenceProvider),
     Replay(ReplayProvider),
+    /// Ollama's native API: a local server (cloud models through it too) or ollama.com.
+    Ollama(OllamaProvider),
+    Gemini(GeminiProvider),
+    /// An OpenAI-compatible server: llama.cpp, vLLM, LM Studio, OpenRouter, OpenAI.
+    OpenAi(OpenAiProvider),
 }
 
 impl Provider {
@@ -284,27 +306,49 @@ impl Provider {
         !matches!(self, Provider::Reference(_))
     }
 
-    /// Whether the model runs on this machine, so that our own builds would slow it down and
-    /// must not overlap its generation.
+    /// Whether the model runs on this machine (a loopback URL, and not a cloud model the local
+    /// Ollama forwards), so that our own builds would slow it down and must not overlap its
+    /// generation.
     pub fn is_local(&self) -> bool {
-        false
+        match self {
+            Provider::Reference(_) | Provider::Replay(_) => false,
+            Provider::Ollama(provider) => provider.is_local(),
+            Provider::Gemini(provider) => provider.endpoint().is_local(),
+            Provider::OpenAi(provider) => provider.endpoint().is_local(),
+        }
     }
 
-    /// The profile's concurrency and spacing of requests.
+    /// The profile's concurrency and spacing of requests: by default one request at a time to a
+    /// server on this machine (so speeds are measured alone), four to a remote one.
     pub fn limits(&self) -> RequestLimits {
-        match self {
+        let endpoint = match self {
             // Offline answers cost nothing; any number may be in flight.
-            Provider::Reference(_) | Provider::Replay(_) => RequestLimits {
-                concurrency: 64,
-                delay: Duration::ZERO,
-            },
+            Provider::Reference(_) | Provider::Replay(_) => {
+                return RequestLimits {
+                    concurrency: 64,
+                    delay: Duration::ZERO,
+                }
+            }
+            Provider::Ollama(provider) => provider.endpoint(),
+            Provider::Gemini(provider) => provider.endpoint(),
+            Provider::OpenAi(provider) => provider.endpoint(),
+        };
+        let default_concurrency = if self.is_local() { 1 } else { 4 };
+        RequestLimits {
+            concurrency: endpoint.limits.concurrency.unwrap_or(default_concurrency),
+            delay: endpoint.limits.delay,
         }
     }
 
     /// Checks that the model exists and loads it, so that no request's timing pays for the
     /// load. An unknown model is `Unusable`, with a hint naming the models that do exist.
     pub async fn prepare(&self) -> Result<Prepared, ProviderError> {
-        Ok(Prepared::default())
+        match self {
+            Provider::Reference(_) | Provider::Replay(_) => Ok(Prepared::default()),
+            Provider::Ollama(provider) => provider.prepare().await,
+            Provider::Gemini(provider) => provider.prepare().await,
+            Provider::OpenAi(provider) => provider.prepare().await,
+        }
     }
 
     /// Asks the model once. `on_event` hears about retries and the first token.
@@ -313,27 +357,26 @@ impl Provider {
         request: &Request,
         on_event: &(dyn Fn(ProviderEvent) + Send + Sync),
     ) -> Result<Generation, ProviderError> {
-        let _ = on_event;
         match self {
             Provider::Reference(provider) => provider.generate(request),
             Provider::Replay(provider) => provider.generate(request),
+            Provider::Ollama(provider) => provider.generate(request, on_event).await,
+            Provider::Gemini(provider) => provider.generate(request, on_event).await,
+            Provider::OpenAi(provider) => provider.generate(request, on_event).await,
         }
     }
-}
 
-/// Builds the provider for a model spec. `reference` is built by whoever holds the suites
-/// (`Provider::Reference`), since only they have the answers.
-pub fn connect(spec: &ModelSpec) -> Result<Provider, ProviderError> {
-    match spec.provider.as_str() {
-        "replay" => Ok(Provider::Replay(ReplayProvider::open(Path::new(
-            &spec.model,
-        ))?)),
-        other => Err(ProviderError::Unusable {
-            reason: format!(
-                "provider `{other}` is not available in this version: use `reference` or `replay:DIR`"
-            ),
-            retries: Retries::default(),
-        }),
+    /// The models the provider offers, with what it says about them.
+    pub async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
+        match self {
+            Provider::Reference(_) | Provider::Replay(_) => Err(ProviderError::Unusable {
+                reason: "offline providers have no models to list".to_owned(),
+                retries: Retries::default(),
+            }),
+            Provider::Ollama(provider) => provider.list_models().await,
+            Provider::Gemini(provider) => provider.list_models().await,
+            Provider::OpenAi(provider) => provider.list_models().await,
+        }
     }
 }
 
@@ -355,6 +398,37 @@ mod tests {
         let spec = ModelSpec::parse("reference").unwrap();
         assert_eq!(spec.to_string(), "reference");
         assert_eq!(spec.model, "reference");
+    }
+
+    #[test]
+    fn providers_and_their_requests_can_cross_threads() {
+        fn send_sync<T: Send + Sync>(_: &T) {}
+        fn send<T: Send>(_: T) {}
+        let provider = connect(
+            &ModelSpec::parse("ollama:qwen3").unwrap(),
+            &std::collections::BTreeMap::new(),
+        )
+        .unwrap();
+        send_sync(&provider);
+        let request = Request {
+            key: AttemptKey {
+                suite: "s".into(),
+                case: "c".into(),
+                sample: 0,
+                attempt: 0,
+            },
+            mode: Mode::Chat,
+            messages: Vec::new(),
+            sampling: Sampling {
+                temperature: 0.0,
+                max_tokens: 8,
+                seed: None,
+            },
+        };
+        let quiet = |_: ProviderEvent| {};
+        send(provider.generate(&request, &quiet));
+        send(provider.prepare());
+        send(provider.list_models());
     }
 
     #[test]
