@@ -29,6 +29,8 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         Some(cli::Command::Validate(args)) => cli::Settings::for_validate(&cli.global, args)
             .and_then(|settings| commands::validate::validate(&settings)),
+        Some(cli::Command::Models(args)) => cli::ModelsSettings::resolve(&cli.global, args)
+            .and_then(|settings| commands::models::models(&settings)),
         Some(cli::Command::Run(args)) => cli::Settings::for_run(&cli.global, args)
             .and_then(|settings| commands::run::run(&settings)),
         None => cli::Settings::for_run(&cli.global, cli.run)

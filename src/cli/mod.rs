@@ -5,7 +5,7 @@ mod config;
 mod settings;
 
 pub use config::{Config, ProviderProfile};
-pub use settings::{CaseOverrides, OutputFormat, Settings};
+pub use settings::{CaseOverrides, ModelsSettings, OutputFormat, Settings};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -35,6 +35,8 @@ pub enum Command {
     Run(RunArgs),
     /// Run every case's reference answer through all stages: prove a suite is sound.
     Validate(ValidateArgs),
+    /// List the models a provider offers, with parameter size, quantization and context length.
+    Models(ModelsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -103,6 +105,17 @@ pub struct ValidateArgs {
     pub scoring: ScoringArgs,
 }
 
+#[derive(Debug, Args, Default)]
+pub struct ModelsArgs {
+    /// A built-in provider (`ollama`, `ollama-cloud`, `gemini`, `openai`) or a profile of the
+    /// config [default: every profile of the config, else `ollama`].
+    #[arg(value_name = "PROVIDER")]
+    pub providers: Vec<String>,
+    /// Output for machines or people [config: format].
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FormatArg {
@@ -141,6 +154,16 @@ mod tests {
         assert!(cli.command.is_none());
         assert_eq!(cli.run.models, ["reference"]);
         assert_eq!(cli.run.min_score, Some(0.9));
+    }
+
+    #[test]
+    fn models_takes_provider_names() {
+        let cli = parse_line("cargo-llm-bench llm-bench models ollama local --format json");
+        let Some(Command::Models(args)) = cli.command else {
+            panic!("not the models command");
+        };
+        assert_eq!(args.providers, ["ollama", "local"]);
+        assert_eq!(args.format, Some(FormatArg::Json));
     }
 
     #[test]

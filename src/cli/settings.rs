@@ -4,12 +4,13 @@
 //! does not compile.
 
 use super::config::{self, Config};
-use super::{FormatArg, GlobalArgs, RunArgs, ScoringArgs, ValidateArgs};
+use super::{FormatArg, GlobalArgs, ModelsArgs, RunArgs, ScoringArgs, ValidateArgs};
 use crate::error::bad_input;
-use crate::provider::ModelSpec;
+use crate::provider::{ModelSpec, ProviderProfile};
 use crate::score::Weights;
 use crate::suite::CaseSettings;
 use anyhow::Context;
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -76,6 +77,44 @@ pub struct Settings {
     pub overrides: CaseOverrides,
     pub weights: Weights,
     pub progress: bool,
+    /// The config's `[providers.NAME]` tables.
+    pub profiles: BTreeMap<String, ProviderProfile>,
+}
+
+/// What `models` needs: which providers to ask, their profiles, and the output format.
+#[derive(Debug, Clone)]
+pub struct ModelsSettings {
+    pub providers: Vec<String>,
+    pub profiles: BTreeMap<String, ProviderProfile>,
+    pub format: OutputFormat,
+}
+
+impl ModelsSettings {
+    pub fn resolve(global: &GlobalArgs, args: ModelsArgs) -> anyhow::Result<ModelsSettings> {
+        let ModelsArgs { providers, format } = args;
+        let GlobalArgs {
+            manifest_path,
+            no_progress: _,
+        } = global;
+        let workspace = find_workspace(manifest_path.as_deref())?;
+        let config = config::load(&workspace.root, &workspace.manifests)?;
+        let providers = if !providers.is_empty() {
+            providers
+        } else if !config.providers.is_empty() {
+            config.providers.keys().cloned().collect()
+        } else {
+            vec!["ollama".to_owned()]
+        };
+        let format = match format.or(config.format) {
+            Some(FormatArg::Json) => OutputFormat::Json,
+            Some(FormatArg::Table) | None => OutputFormat::Table,
+        };
+        Ok(ModelsSettings {
+            providers,
+            profiles: config.providers,
+            format,
+        })
+    }
 }
 
 /// The cargo workspace the tool runs in.
@@ -184,7 +223,7 @@ impl Settings {
             seed: config_seed,
             coverage: config_coverage,
             weights,
-            providers: _,
+            providers,
             suites: _,
             jobs: _,
             format: _,
@@ -212,6 +251,7 @@ impl Settings {
                 settings.models.push(model);
             }
         }
+        settings.profiles = providers;
         settings.samples = samples.or(config_samples).unwrap_or(1);
         if settings.samples == 0 {
             return Err(bad_input(
@@ -323,6 +363,7 @@ impl Settings {
             },
             weights: Weights::default(),
             progress: !no_progress,
+            profiles: BTreeMap::new(),
         };
         Ok((settings, config))
     }

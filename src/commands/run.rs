@@ -18,8 +18,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             let provider = if model.provider == "reference" {
                 Provider::Reference(ReferenceProvider::new(super::reference_answers(&suites)))
             } else {
-                // TODO(integrator): pass the config's [providers] profiles once Settings carries them.
-                provider::connect(model, &Default::default()).map_err(|error| {
+                provider::connect(model, &settings.profiles).map_err(|error| {
                     provider_unavailable(
                         anyhow::anyhow!("model {model} cannot be used: {error}"),
                         None,
@@ -77,6 +76,11 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         .iter()
         .map(|report| report.summary.provider_errors)
         .sum();
+    for report in &reports {
+        if let Some(reason) = &report.summary.stopped {
+            eprintln!("error: {} stopped: {reason}", report.label());
+        }
+    }
     if provider_errors > 0 {
         eprintln!("error: {provider_errors} request(s) failed at the provider; their cases are recorded as provider errors");
         return Ok(Outcome(ExitKind::ProviderUnavailable));
@@ -84,7 +88,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     if let Some(min_score) = settings.min_score {
         let scores: Vec<(String, f64)> = reports
             .iter()
-            .map(|r| (label(r), r.summary.mean_score))
+            .map(|r| (r.label(), r.summary.mean_score))
             .collect();
         let failing = score::below_bar(
             scores.iter().map(|(name, value)| (name.as_str(), *value)),
@@ -98,12 +102,4 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         }
     }
     Ok(Outcome(ExitKind::Success))
-}
-
-fn label(report: &report::Report) -> String {
-    if report.provider == "reference" {
-        "reference".to_owned()
-    } else {
-        format!("{}:{}", report.provider, report.model)
-    }
 }

@@ -11,7 +11,7 @@ mod table;
 
 pub use failures::render_failures;
 pub use files::{write_report, ReportPaths};
-pub use table::{render_table, DEFAULT_TABLE_WIDTH};
+pub use table::{render_model_list, render_table, DEFAULT_TABLE_WIDTH};
 
 use crate::pipeline::{StageDetail, StageOutcome};
 use crate::provider::{self, GenerationEnd, ModelSpec};
