@@ -345,6 +345,53 @@ fn count(n: u64) -> String {
     }
 }
 
+/// The models one provider offers, one row each; columns the provider left empty show `-`.
+pub fn render_model_list(provider: &str, models: &[ModelInfo], width: Option<u16>) -> String {
+    let dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
+    let mut table = Table::new();
+    table
+        .load_preset(PRESET)
+        .set_width(width.unwrap_or(DEFAULT_TABLE_WIDTH))
+        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
+        .set_header(["model", "family", "params", "quant", "context", "size"]);
+    for model in models {
+        let name = if model.remote {
+            format!("{} (remote)", model.name)
+        } else {
+            model.name.clone()
+        };
+        table.add_row([
+            name,
+            dash(model.family.clone()),
+            dash(model.parameter_size.clone()),
+            dash(model.quantization.clone()),
+            dash(model.context_length.map(|tokens| tokens.to_string())),
+            dash(model.size_bytes.map(human_bytes)),
+        ]);
+    }
+    for index in 2..6 {
+        if let Some(column) = table.column_mut(index) {
+            column.set_cell_alignment(CellAlignment::Right);
+        }
+    }
+    format!("{provider}: {} models\n{table}", models.len())
+}
+
+fn human_bytes(bytes: u64) -> String {
+    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
+    let mut value = bytes as f64;
+    let mut unit = 0;
+    while value >= 1000.0 && unit < UNITS.len() - 1 {
+        value /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{bytes} B")
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,51 +556,18 @@ mod tests {
         assert_eq!(seconds(3_725_000), "1h02m");
         assert_eq!(milliseconds(312.4), "312ms");
     }
-}
 
-/// The models one provider offers, one row each; columns the provider left empty show `-`.
-pub fn render_model_list(provider: &str, models: &[ModelInfo], width: Option<u16>) -> String {
-    let dash = |value: Option<String>| value.unwrap_or_else(|| "-".to_owned());
-    let mut table = Table::new();
-    table
-        .load_preset(PRESET)
-        .set_width(width.unwrap_or(DEFAULT_TABLE_WIDTH))
-        .set_content_arrangement(comfy_table::ContentArrangement::Dynamic)
-        .set_header(["model", "family", "params", "quant", "context", "size"]);
-    for model in models {
-        let name = if model.remote {
-            format!("{} (remote)", model.name)
-        } else {
-            model.name.clone()
-        };
-        table.add_row([
-            name,
-            dash(model.family.clone()),
-            dash(model.parameter_size.clone()),
-            dash(model.quantization.clone()),
-            dash(model.context_length.map(|tokens| tokens.to_string())),
-            dash(model.size_bytes.map(human_bytes)),
-        ]);
-    }
-    for index in 2..6 {
-        if let Some(column) = table.column_mut(index) {
-            column.set_cell_alignment(CellAlignment::Right);
-        }
-    }
-    format!("{provider}: {} models\n{table}", models.len())
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["B", "KB", "MB", "GB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1000.0 && unit < UNITS.len() - 1 {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
+    #[test]
+    fn a_model_list_shows_sizes_in_human_units_and_dashes_for_gaps() {
+        let models = [ModelInfo {
+            name: "qwen2.5-coder:7b".to_owned(),
+            parameter_size: Some("7.6B".to_owned()),
+            size_bytes: Some(4_683_087_332),
+            ..ModelInfo::default()
+        }];
+        let text = render_model_list("ollama", &models, Some(80));
+        assert!(text.starts_with("ollama: 1 models"), "{text}");
+        assert!(text.contains("4.7 GB") && text.contains("7.6B"), "{text}");
+        assert!(text.contains(" - "), "{text}");
     }
 }
