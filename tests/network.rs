@@ -344,7 +344,7 @@ fn api_keys_never_reach_a_local_server_the_reports_or_the_output() {
             "-m",
             "fake:qwen2.5-coder:7b",
             "-m",
-            &format!("ollama:qwen2.5-coder:7b"),
+            "ollama:qwen2.5-coder:7b",
             "--no-progress",
         ],
         &[
