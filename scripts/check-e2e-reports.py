@@ -6,7 +6,8 @@ Usage: check-e2e-reports.py CASES SERVER_LOG... -- REPORT_DIR:PROVIDER:MODEL...
 CASES is how many cases the suite has. Each SERVER_LOG is a llama.cpp server log: its
 `print_timing` lines are the server's own decode rates, which the reports' rates must match. Each
 REPORT_DIR:PROVIDER:MODEL names one report expected in that folder. The field names are those of
-src/report/mod.rs (format_version 1); adjust them here when the report changes.
+src/report/mod.rs: format_version 1 (`tokens_per_second`, `timing_source`) and 2
+(`decode_tokens_per_second`, `sources.decode`); `decode_rate` and `decode_source` read both.
 """
 
 import json
@@ -29,6 +30,14 @@ def server_rates(logs):
         for match in DECODE_LINE.finditer(Path(log).read_text(errors="replace")):
             rates.append((int(match[2]), float(match[3])))
     return rates
+
+
+def decode_rate(metrics):
+    return metrics.get("decode_tokens_per_second", metrics.get("tokens_per_second"))
+
+
+def decode_source(metrics):
+    return (metrics.get("sources") or {}).get("decode", metrics.get("timing_source"))
 
 
 def find_report(folder, provider, model):
@@ -57,9 +66,9 @@ def problems_of(report, cases, rates):
             if not attempt["stages"]:
                 problems.append(f"{label}: not scored (no stages)")
             formatted += any(s["stage"] == "format" and s["passed"] for s in attempt["stages"])
-            if metrics["timing_source"] != "server":
-                problems.append(f"{label}: timing_source {metrics['timing_source']!r}")
-            rate, tokens = metrics.get("tokens_per_second"), metrics.get("completion_tokens")
+            if decode_source(metrics) != "server":
+                problems.append(f"{label}: decode speed from {decode_source(metrics)!r}")
+            rate, tokens = decode_rate(metrics), metrics.get("completion_tokens")
             if not rate or not tokens:
                 problems.append(f"{label}: tokens_per_second {rate}, completion_tokens {tokens}")
                 continue
@@ -92,7 +101,7 @@ def main():
         summary = report["summary"]
         print(
             f"{provider}:{model}: {summary['passed']}/{summary['runs']} passed, mean score "
-            f"{summary['mean_score']:.2f}, tokens/s p50 {summary['tokens_per_second']['p50']}, "
+            f"{summary['mean_score']:.2f}, tokens/s p50 {decode_rate(summary)['p50']}, "
             f"ttft p50 {summary['ttft_ms']['p50']} ms  ({path.name})"
         )
         for problem in problems:

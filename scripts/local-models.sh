@@ -18,7 +18,7 @@ models=(gemma3-270m qwen2.5-coder-0.5b)
 for arg in "$@"; do
     case $arg in
         --with-1.5b) models+=(qwen2.5-coder-1.5b) ;;
-        -h | --help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "error: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
