@@ -31,6 +31,11 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1 DEBIAN_FRONTEND=noninterac
 # must not depend on what else is installed on the machine.
 if ! "$venv/bin/python" -c 'import xllamacpp' 2>/dev/null; then
     echo "==> xllamacpp $xllamacpp_version into $venv"
+    if ! command -v python3 >/dev/null; then
+        # Minimal Debian images have no python at all.
+        apt-get update -qq </dev/null
+        apt-get install -y -qq python3 python3-venv </dev/null
+    fi
     if ! python3 -m venv --clear "$venv" 2>/dev/null; then
         # Debian ships venv (and ensurepip) in a separate package.
         apt-get update -qq </dev/null
