@@ -168,7 +168,7 @@ class Model:
         self.lock = threading.Lock()
 
     def upstream_json(self, path):
-        connection = self.connect()
+        connection = self.connect(timeout=30)
         try:
             connection.request("GET", path)
             response = connection.getresponse()
@@ -482,6 +482,8 @@ class Handler(BaseHTTPRequestHandler):
         route = urllib.parse.urlsplit(self.path).path
         handlers = {"/api/show": self.show, "/api/chat": self.chat, "/api/generate": self.generate}
         if route not in handlers:
+            # The body was not read, so this connection cannot carry another request.
+            self.close_connection = True
             self.send_body(404, "text/plain", b"404 page not found")
             return
         started_ns = time.monotonic_ns()
