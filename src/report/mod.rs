@@ -6,7 +6,7 @@
 mod files;
 mod table;
 
-pub use files::{write_report, ReportPaths};
+pub use files::{check_output_dir, write_report, OutputError, ReportPaths};
 pub use table::render_table;
 
 use crate::pipeline::StageDetail;
