@@ -84,7 +84,7 @@ impl Project {
 
     /// Runs the tool through `sh` with a given umask, which `Command` cannot set.
     fn run_with_umask(&self, umask: &str, args: &[&str]) -> Output {
-        let mut command = self.command(args);
+        let command = self.command(args);
         let program = command.get_program().to_owned();
         let mut shell = Command::new("sh");
         shell

@@ -132,8 +132,21 @@ impl<'de> Visitor<'de> for ValueVisitor {
 /// The lines of YAML text as YAML counts them: `\r\n`, `\r` and `\n` all end a line, while
 /// `str::lines` does not split at a lone `\r` (and so would count positions differently).
 pub fn lines(text: &str) -> impl Iterator<Item = &str> {
-    text.split('\n')
-        .flat_map(|line| line.strip_suffix('\r').unwrap_or(line).split('\r'))
+    let mut rest = Some(text);
+    std::iter::from_fn(move || {
+        let current = rest?;
+        match current.find(['\r', '\n']) {
+            Some(end) => {
+                let ending = if current[end..].starts_with("\r\n") { 2 } else { 1 };
+                rest = Some(&current[end + ending..]);
+                Some(&current[..end])
+            }
+            None => {
+                rest = None;
+                Some(current)
+            }
+        }
+    })
 }
 
 /// A YAML syntax error: where it is, what the parser said, and what usually fixes it.
@@ -352,6 +365,10 @@ mod tests {
         assert_eq!(error.position.line, 2);
         assert_eq!(lines(text).nth(1), Some("b: x: y"));
         assert_eq!(lines("a\r\nb\nc").collect::<Vec<_>>(), ["a", "b", "c"]);
+        // A `\r` at the very end still ends its line (found by fuzzing, too).
+        assert_eq!(lines("a\r").collect::<Vec<_>>(), ["a", ""]);
+        let error = parse("%erareference: : 1 couBBBBBBBBBBBDBB#BB!str\r").unwrap_err();
+        assert_eq!(error.position.line, 2);
     }
 
     #[test]
