@@ -399,6 +399,11 @@ fn an_output_folder_that_cannot_be_written_is_refused_before_any_work() {
             "/proc/x",
             "error: cannot create the output folder /proc/x".to_owned(),
         ),
+        // A folder that exists but takes no new file, even from root.
+        (
+            "/proc/self",
+            "error: cannot write into the output folder /proc/self".to_owned(),
+        ),
     ] {
         let output = project.run(&[
             "--suite",

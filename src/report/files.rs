@@ -242,6 +242,16 @@ mod tests {
     }
 
     #[test]
+    fn a_folder_that_takes_no_new_file_is_unwritable_even_for_root() {
+        let error = check_output_dir(Path::new("/proc/self")).unwrap_err();
+        assert!(matches!(error, OutputError::Unwritable { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "cannot write into the output folder /proc/self"
+        );
+    }
+
+    #[test]
     fn checking_the_output_folder_creates_it_and_leaves_nothing_in_it() {
         let dir = tempfile::tempdir().unwrap();
         let output = dir.path().join("a/b");

@@ -137,7 +137,11 @@ pub fn lines(text: &str) -> impl Iterator<Item = &str> {
         let current = rest?;
         match current.find(['\r', '\n']) {
             Some(end) => {
-                let ending = if current[end..].starts_with("\r\n") { 2 } else { 1 };
+                let ending = if current[end..].starts_with("\r\n") {
+                    2
+                } else {
+                    1
+                };
                 rest = Some(&current[end + ending..]);
                 Some(&current[..end])
             }
