@@ -14,7 +14,10 @@ fn main() {
             Ok(parsed) => assert!(!parsed.cases.is_empty(), "a valid suite has cases"),
             Err(error) => {
                 let rendered = error.to_string();
-                assert!(rendered.starts_with("invalid suite fuzz.yaml"), "{rendered}");
+                assert!(
+                    rendered.starts_with("invalid suite fuzz.yaml"),
+                    "{rendered}"
+                );
                 if let SuiteError::Invalid { diagnostics, .. } = error {
                     // YAML ends lines at `\n`, `\r\n` and a lone `\r`.
                     let lines = text.split(['\n', '\r']).count() as u64;
