@@ -517,6 +517,20 @@ fn a_suite_with_bytes_that_are_not_utf8_names_where_they_are() {
     );
 }
 
+#[test]
+fn a_raw_control_character_in_a_suite_is_located_with_a_hint_to_escape_it() {
+    let project = Project::new();
+    let suite = project.write("bell.yaml", "cases:\n  - id: a\n    prompt: ring \u{7}\n");
+    let output = project.run(&["validate", "--suite", &suite]);
+    assert_exit(&output, 2);
+    let text = stderr(&output);
+    assert_contains(
+        &text,
+        "bell.yaml:3:18: YAML syntax error: unexpected character",
+    );
+    assert_contains(&text, "write them as escapes in a double-quoted string");
+}
+
 /// Writes recorded answers for the cases of `suite_name` and returns the `replay:` spec.
 fn recordings(project: &Project, suite_name: &str, answers: &[(&str, &[u8])]) -> String {
     for (case, answer) in answers {

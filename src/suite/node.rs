@@ -236,6 +236,16 @@ fn syntax_error(text: &str, error: &serde_saphyr::Error) -> SyntaxError {
                 opened.line, opened.column
             ));
         }
+    } else if message.contains("unexpected character") {
+        // The parser points at the start of the scalar; the character itself is what to fix.
+        if let Some(found) = first_unprintable(text, position.line) {
+            position = found;
+        }
+        hint = Some(
+            "YAML allows no control characters in the file itself; write them as escapes \
+             in a double-quoted string, such as \"\\u0007\""
+                .to_owned(),
+        );
     } else if message.contains("illegal placement of ':'") {
         // Inside `[...]` or `{...}` a new line does not end the value, so a missing closing
         // bracket shows up only at the next key's colon.
@@ -308,6 +318,25 @@ fn first_tab_in_indentation(text: &str, from_line: u64) -> Option<Position> {
         .find_map(|(index, line)| {
             let indentation = line.len() - line.trim_start_matches([' ', '\t']).len();
             let column = line[..indentation].find('\t')?;
+            Some(Position {
+                line: index as u64 + 1,
+                column: column as u64 + 1,
+            })
+        })
+}
+
+/// The first character YAML does not allow in a stream (control characters other than tab and
+/// line ends, C1 controls other than NEL, U+FFFE and U+FFFF), at or after `from_line`.
+fn first_unprintable(text: &str, from_line: u64) -> Option<Position> {
+    let unprintable = |c: char| {
+        (c.is_control() && !matches!(c, '\t' | '\n' | '\r' | '\u{85}'))
+            || matches!(c, '\u{FFFE}' | '\u{FFFF}')
+    };
+    lines(text)
+        .enumerate()
+        .skip(usize::try_from(from_line.saturating_sub(1)).ok()?)
+        .find_map(|(index, line)| {
+            let column = line.chars().position(unprintable)?;
             Some(Position {
                 line: index as u64 + 1,
                 column: column as u64 + 1,

@@ -707,4 +707,35 @@ mod tests {
         assert!(diagnostics[0].line <= 3, "{diagnostics:?}");
         assert!(diagnostics[0].source_line.is_some(), "{diagnostics:?}");
     }
+
+    mod properties {
+        //! Any text a suite author may write comes through parsing unchanged.
+
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// JSON is YAML, so a suite written as JSON with arbitrary strings must come back
+            /// with exactly those strings: colons, quotes, `#`, tabs, control characters and
+            /// all of Unicode.
+            #[test]
+            fn any_prompt_and_code_survive_parsing(
+                prompt in "\\PC*[^\\s\\p{C}]\\PC*",
+                reference in "\\PC*[^\\s\\p{C}]\\PC*",
+                control in "[\\x00-\\x1f]{0,3}",
+            ) {
+                let prompt = format!("{control}{prompt}");
+                let tests = format!("#[test] fn t() {{}} // {reference}");
+                let suite = serde_json::json!({
+                    "cases": [{ "id": "a", "prompt": prompt, "reference": reference, "tests": tests }]
+                });
+                let validated = validate(&suite.to_string(), "s").map_err(|d| {
+                    TestCaseError::fail(format!("{d:?}"))
+                })?;
+                prop_assert_eq!(&validated.cases[0].prompt, &prompt);
+                prop_assert_eq!(&validated.cases[0].reference, &reference);
+                prop_assert_eq!(&validated.cases[0].tests, &tests);
+            }
+        }
+    }
 }
