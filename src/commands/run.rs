@@ -2,7 +2,7 @@
 
 use super::{load_suites, sandbox, Outcome};
 use crate::cli::{OutputFormat, Settings};
-use crate::error::{provider_unavailable, ExitKind};
+use crate::error::{bad_input, provider_unavailable, ExitKind};
 use crate::provider::{self, Provider, ReferenceProvider};
 use crate::report::{self, RunInfo};
 use crate::runner::{self, Contestant, Plan, RunError};
@@ -11,6 +11,12 @@ use crate::ui::Progress;
 
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     let suites = load_suites(settings, &settings.overrides)?;
+    report::check_output_dir(&settings.output).map_err(|error| {
+        bad_input(
+            error,
+            Some("pass --output DIR, a folder you can write".into()),
+        )
+    })?;
     let contestants = settings
         .models
         .iter()

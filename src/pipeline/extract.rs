@@ -389,4 +389,76 @@ mod tests {
         let extracted = extract(Mode::Chat, "", "```rust\nfn a() { todo!() }\n```");
         assert_eq!(extracted.flags, [Flag::Placeholder]);
     }
+
+    mod properties {
+        //! The invariants the `extract` fuzz target checks, on every `cargo test`.
+
+        use super::super::*;
+        use proptest::prelude::*;
+
+        /// Answers made of the pieces extraction reacts to, so the cases are interesting.
+        fn answer() -> impl Strategy<Value = String> {
+            let piece = prop::sample::select(vec![
+                "```",
+                "```rust\n",
+                "````",
+                "\n",
+                "\r\n",
+                "<think>",
+                "</think>",
+                "#[cfg(test)]",
+                "mod tests {",
+                "mod t;",
+                "}",
+                "{",
+                "\"",
+                "r#\"",
+                "\"#",
+                "'",
+                "'\\''",
+                "//",
+                "/*",
+                "*/",
+                "\\",
+                "fn f() {",
+                "pub ",
+                "x",
+                " ",
+                "é",
+                "todo!(",
+            ]);
+            prop::collection::vec(piece, 0..40).prop_map(|pieces| pieces.concat())
+        }
+
+        /// Whether every character of `needle` appears in `haystack` in order.
+        fn is_subsequence(needle: &str, haystack: &str) -> bool {
+            let mut rest = haystack.chars();
+            needle.chars().all(|wanted| rest.any(|c| c == wanted))
+        }
+
+        proptest! {
+            #[test]
+            fn chat_code_only_ever_comes_from_the_answer(answer in answer()) {
+                let extracted = extract(Mode::Chat, "", &answer);
+                prop_assert!(is_subsequence(extracted.code.trim_end(), &answer));
+                prop_assert!(extracted.code.is_empty() || extracted.code.ends_with('\n'));
+            }
+
+            #[test]
+            fn completion_code_starts_with_the_prompt(prompt in answer(), answer in answer()) {
+                let extracted = extract(Mode::Completion, &prompt, &answer);
+                prop_assert!(extracted.code.starts_with(prompt.trim_end()));
+            }
+
+            #[test]
+            fn plain_code_in_a_rust_fence_comes_back_as_it_was(
+                lines in prop::collection::vec("[a-z0-9 (){};:=<>\"'.,+*/-]{0,30}", 1..10)
+            ) {
+                let code = lines.join("\n");
+                prop_assume!(!code.contains("/*") && !code.trim().is_empty());
+                let extracted = extract(Mode::Chat, "", &format!("```rust\n{code}\n```\n"));
+                prop_assert_eq!(extracted.code, format!("{}\n", code.trim_end()));
+            }
+        }
+    }
 }

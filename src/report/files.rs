@@ -11,6 +11,55 @@ pub struct ReportPaths {
     pub csv: PathBuf,
 }
 
+/// Why reports cannot be written; every variant names the path.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("the output folder {} is a file", path.display())]
+    NotAFolder { path: PathBuf },
+    #[error("cannot create the output folder {}", path.display())]
+    CreateFolder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write into the output folder {}", path.display())]
+    Unwritable {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot write the report {}", path.display())]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{} appeared while this run wrote its report", path.display())]
+    Raced { path: PathBuf },
+}
+
+/// Makes sure reports can be written under `dir` (creating it), before any work is done: a run
+/// that would fail only when it writes its reports loses everything it scored.
+pub fn check_output_dir(dir: &Path) -> Result<(), OutputError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(OutputError::NotAFolder {
+            path: dir.to_owned(),
+        });
+    }
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::CreateFolder {
+        path: dir.to_owned(),
+        source,
+    })?;
+    // Permissions alone do not tell (root ignores them, read-only mounts do not show in them):
+    // only a write does.
+    new_temp_file(dir)
+        .map(drop)
+        .map_err(|source| OutputError::Unwritable {
+            path: dir.to_owned(),
+            source,
+        })
+}
+
 /// Writes `report_{provider}_{model}_{YYYYMMDD}.json` and `.csv` under `dir`. When a report of
 /// the same name exists (a second run the same day), the new one gets `-2`, `-3`, ... so no
 /// earlier report is lost.
@@ -20,7 +69,7 @@ pub fn write_report(
     date: &str,
     report: &Report,
 ) -> anyhow::Result<ReportPaths> {
-    std::fs::create_dir_all(dir)?;
+    check_output_dir(dir)?;
     let (provider, model) = model_label(model);
     let stem = format!("report_{provider}_{model}_{date}");
     let json = serde_json::to_string_pretty(report)? + "\n";
@@ -41,28 +90,46 @@ pub fn write_report(
         // The JSON is claimed first without clobbering; a concurrent run that claimed the
         // same name makes this one move on to the next.
         if persist_new(&paths.json, json.as_bytes())? {
-            if !persist_new(&paths.csv, csv.as_bytes())? {
-                anyhow::bail!(
-                    "{} appeared while this run wrote its report",
-                    paths.csv.display()
-                );
+            let csv_written = persist_new(&paths.csv, csv.as_bytes());
+            if !matches!(csv_written, Ok(true)) {
+                // Half a report is worse than none: a reader would take the JSON for all of it.
+                let _ = std::fs::remove_file(&paths.json);
             }
-            return Ok(paths);
+            return match csv_written {
+                Ok(true) => Ok(paths),
+                Ok(false) => Err(OutputError::Raced { path: paths.csv }.into()),
+                Err(error) => Err(error.into()),
+            };
         }
     }
     unreachable!("the loop only ends by returning")
 }
 
-/// Writes a file atomically (temp file + rename); false when `path` already exists.
-fn persist_new(path: &Path, contents: &[u8]) -> anyhow::Result<bool> {
+/// A temporary file in `dir` created with mode 0666 less the umask, like any file the user's
+/// tools write (tempfile's own default, 0600, would hide reports from the rest of a team).
+fn new_temp_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {
+    use std::os::unix::fs::PermissionsExt;
+    tempfile::Builder::new()
+        .prefix(".report-")
+        .permissions(std::fs::Permissions::from_mode(0o666))
+        .tempfile_in(dir)
+}
+
+/// Writes a file atomically (temp file + rename); false when `path` already exists. On any
+/// error (a full disk, say) the temporary file is removed and nothing is left at `path`.
+fn persist_new(path: &Path, contents: &[u8]) -> Result<bool, OutputError> {
+    let write_error = |source| OutputError::Write {
+        path: path.to_owned(),
+        source,
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(contents)?;
-    file.as_file().sync_all()?;
+    let mut file = new_temp_file(dir).map_err(write_error)?;
+    file.write_all(contents).map_err(write_error)?;
+    file.as_file().sync_all().map_err(write_error)?;
     match file.persist_noclobber(path) {
         Ok(_) => Ok(true),
         Err(error) if error.error.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
-        Err(error) => Err(error.error.into()),
+        Err(error) => Err(write_error(error.error)),
     }
 }
 
@@ -205,4 +272,48 @@ pub(super) fn to_csv(report: &Report) -> anyhow::Result<String> {
         ])?;
     }
     Ok(String::from_utf8(writer.into_inner()?)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_output_folder_that_is_a_file_is_named_before_any_work() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("taken");
+        std::fs::write(&file, "").unwrap();
+        let error = check_output_dir(&file).unwrap_err();
+        assert!(matches!(error, OutputError::NotAFolder { .. }));
+        assert!(error.to_string().contains("taken"), "{error}");
+        let below_a_file = check_output_dir(&file.join("reports")).unwrap_err();
+        assert!(below_a_file.to_string().contains("taken/reports"));
+    }
+
+    #[test]
+    fn a_folder_that_takes_no_new_file_is_unwritable_even_for_root() {
+        let error = check_output_dir(Path::new("/proc/self")).unwrap_err();
+        assert!(matches!(error, OutputError::Unwritable { .. }), "{error:?}");
+        assert_eq!(
+            error.to_string(),
+            "cannot write into the output folder /proc/self"
+        );
+    }
+
+    #[test]
+    fn checking_the_output_folder_creates_it_and_leaves_nothing_in_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let output = dir.path().join("a/b");
+        check_output_dir(&output).unwrap();
+        assert_eq!(std::fs::read_dir(&output).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn a_report_that_cannot_be_written_names_its_path_and_leaves_no_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("gone/report.json");
+        let error = persist_new(&path, b"{}").unwrap_err();
+        assert!(error.to_string().contains("gone/report.json"), "{error}");
+        assert!(!dir.path().join("gone").exists());
+    }
 }

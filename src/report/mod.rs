@@ -10,7 +10,7 @@ mod summary;
 mod table;
 
 pub use failures::render_failures;
-pub use files::{write_report, ReportPaths};
+pub use files::{check_output_dir, write_report, OutputError, ReportPaths};
 pub use table::{render_model_list, render_table, DEFAULT_TABLE_WIDTH};
 
 use crate::pipeline::{StageDetail, StageOutcome};

@@ -120,11 +120,26 @@ pub fn load(path: &Path) -> Result<Suite, SuiteError> {
         path: path.to_owned(),
         source,
     })?;
-    let text = String::from_utf8(bytes).map_err(|_| SuiteError::Invalid {
+    let text = String::from_utf8(bytes).map_err(|error| SuiteError::Invalid {
         path: path.to_owned(),
-        diagnostics: vec![Diagnostic::file_level("the file is not valid UTF-8")],
+        diagnostics: vec![not_utf8(error.as_bytes(), error.utf8_error())],
     })?;
     parse(path, &text)
+}
+
+/// Where the first byte that is not UTF-8 sits, by line and column (in characters).
+fn not_utf8(bytes: &[u8], error: std::str::Utf8Error) -> Diagnostic {
+    let valid = std::str::from_utf8(&bytes[..error.valid_up_to()]).unwrap_or_default();
+    let line_start = valid.rfind('\n').map_or(0, |newline| newline + 1);
+    let invalid_byte = bytes[error.valid_up_to()];
+    Diagnostic {
+        line: valid.matches('\n').count() as u64 + 1,
+        column: valid[line_start..].chars().count() as u64 + 1,
+        key: String::new(),
+        message: format!("the file is not valid UTF-8 (byte 0x{invalid_byte:02x})"),
+        hint: Some("save the suite as UTF-8".to_owned()),
+        source_line: None,
+    }
 }
 
 /// Validates suite text as if it were read from `path` (used by `load` and by tests).

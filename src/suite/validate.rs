@@ -54,6 +54,7 @@ impl Checker {
             key: key.to_owned(),
             message: message.into(),
             hint,
+            source_line: None,
         });
     }
 
@@ -371,16 +372,33 @@ impl Checker {
 }
 
 pub(super) fn validate(text: &str, file_stem: &str) -> Result<Validated, Vec<Diagnostic>> {
-    let root = node::parse(text).map_err(|(position, message)| {
+    let root = node::parse(text).map_err(|error| {
+        let source_line = usize::try_from(error.position.line - 1)
+            .ok()
+            .and_then(|index| node::lines(text).nth(index))
+            .map(str::to_owned);
         vec![Diagnostic {
-            line: position.line.max(1),
-            column: position.column.max(1),
+            line: error.position.line,
+            column: error.position.column,
             key: String::new(),
-            message: format!("YAML syntax error: {message}"),
-            hint: None,
+            message: format!("YAML syntax error: {}", error.message),
+            hint: error.hint,
+            source_line,
         }]
     })?;
     let mut checker = Checker::default();
+    if root.value == Value::Null {
+        checker.report_with_hint(
+            &Node {
+                position: node::Position { line: 1, column: 1 },
+                value: Value::Null,
+            },
+            "",
+            "the suite is empty",
+            Some("a suite is a mapping with a `cases:` list; see docs/formats.md".to_owned()),
+        );
+        return Err(checker.diagnostics);
+    }
     let Some(entries) = checker.entries(&root, "", TOP_KEYS) else {
         return Err(checker.diagnostics);
     };
@@ -678,5 +696,46 @@ mod tests {
         let text = format!("defaults:\n  stages: [format, coverage]\n{MINIMAL}");
         let diagnostics = validate(&text, "s").unwrap_err();
         assert_eq!(diagnostics[0].key, "defaults.stages");
+    }
+
+    #[test]
+    fn positions_after_lone_carriage_returns_stay_inside_the_file() {
+        // Fuzzing regressions: YAML ends a line at a lone `\r`, so positions count them.
+        let diagnostics = validate("\r\r\r\r\r\r\r\r\r\r+\r\r\r\r\r\ra", "s").unwrap_err();
+        assert_eq!((diagnostics[0].line, diagnostics[0].column), (11, 1));
+        let diagnostics = validate("[formct, comjbt>\r\t\t,\tzf=\tprc\rage]s\n", "s").unwrap_err();
+        assert!(diagnostics[0].line <= 3, "{diagnostics:?}");
+        assert!(diagnostics[0].source_line.is_some(), "{diagnostics:?}");
+    }
+
+    mod properties {
+        //! Any text a suite author may write comes through parsing unchanged.
+
+        use super::super::*;
+        use proptest::prelude::*;
+
+        proptest! {
+            /// JSON is YAML, so a suite written as JSON with arbitrary strings must come back
+            /// with exactly those strings: colons, quotes, `#`, tabs, control characters and
+            /// all of Unicode.
+            #[test]
+            fn any_prompt_and_code_survive_parsing(
+                prompt in "\\PC*[^\\s\\p{C}]\\PC*",
+                reference in "\\PC*[^\\s\\p{C}]\\PC*",
+                control in "[\\x00-\\x1f]{0,3}",
+            ) {
+                let prompt = format!("{control}{prompt}");
+                let tests = format!("#[test] fn t() {{}} // {reference}");
+                let suite = serde_json::json!({
+                    "cases": [{ "id": "a", "prompt": prompt, "reference": reference, "tests": tests }]
+                });
+                let validated = validate(&suite.to_string(), "s").map_err(|d| {
+                    TestCaseError::fail(format!("{d:?}"))
+                })?;
+                prop_assert_eq!(&validated.cases[0].prompt, &prompt);
+                prop_assert_eq!(&validated.cases[0].reference, &reference);
+                prop_assert_eq!(&validated.cases[0].tests, &tests);
+            }
+        }
     }
 }
