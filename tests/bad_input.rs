@@ -335,7 +335,7 @@ fn an_unknown_provider_is_named_and_no_report_is_written() {
     assert_exit(&output, 3);
     assert_contains(
         &stderr(&output),
-        "error: model nosuch:model cannot be used: provider `nosuch`",
+        "error: model nosuch:model cannot be used: unknown provider `nosuch`",
     );
     assert!(project.reports("logs/benchmarks").is_empty());
 }
