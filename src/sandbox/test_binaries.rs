@@ -1,16 +1,20 @@
-//! The test stage's runner: one answer's tests in their own process, parsed from libtest output.
+//! Runs test binaries: one answer's tests in their own confined process, parsed from libtest
+//! output.
 
-use super::process::{self, Job, Limits};
+use super::process::{self, Job, Limits, Stop};
 use super::Sandbox;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Limits for test processes: generous for honest code, fatal for runaway code.
-const TEST_LIMITS: Limits = Limits {
-    memory_bytes: 4 << 30,
+/// Limits for test processes unless a suite or case sets its own: generous for honest code,
+/// fatal for runaway code. CPU time is always the stage's timeout.
+pub const DEFAULT_TEST_LIMITS: Limits = Limits {
+    memory_bytes: 2 << 30,
     file_bytes: 64 << 20,
     cpu_seconds: 600,
+    processes: 64,
+    output_bytes: 1 << 20,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,6 +30,8 @@ pub struct TestRun {
     pub elapsed: Duration,
     /// The coverage profile written by an instrumented binary.
     pub profile: Option<PathBuf>,
+    /// The limit or signal that stopped the test process, if one did.
+    pub stop: Option<Stop>,
 }
 
 impl TestRun {
@@ -39,9 +45,15 @@ impl Sandbox {
     /// still knows how many there were.
     pub fn list_tests(&self, executable: &Path, timeout: Duration) -> std::io::Result<Vec<String>> {
         let list = |ignored: bool| -> std::io::Result<Vec<String>> {
-            let mut job = Job::new(executable, &self.scratch_dir("runs")?, timeout)
+            let runs = self.scratch_dir("runs")?;
+            let confined = self.untrusted(
+                DEFAULT_TEST_LIMITS,
+                vec![runs.clone()],
+                vec![executable.to_owned()],
+            );
+            let mut job = Job::new(executable, &runs, timeout)
                 .args(["--list", "--format", "terse"])
-                .limits(TEST_LIMITS);
+                .untrusted(confined);
             if ignored {
                 job = job.arg("--ignored");
             }
@@ -67,10 +79,19 @@ impl Sandbox {
         expected: &[String],
         run_name: &str,
         timeout: Duration,
+        limits: Limits,
     ) -> std::io::Result<TestRun> {
         let run_dir = self.scratch_dir(&format!("runs/{run_name}"))?;
         let profile = run_dir.join("coverage.profraw");
         let _ = std::fs::remove_file(&profile);
+        let confined = self.untrusted(
+            Limits {
+                cpu_seconds: timeout.as_secs() + 1,
+                ..limits
+            },
+            vec![run_dir.clone()],
+            vec![executable.to_owned()],
+        );
         let mut job = Job::new(executable, &run_dir, timeout)
             // With one thread libtest prints `test NAME ... ` before a test runs, and an answer
             // could finish that line with a forged `ok`; with two it prints each line whole,
@@ -78,10 +99,7 @@ impl Sandbox {
             .args(["--test-threads", "2", "--color", "never"])
             .env("RUST_BACKTRACE", "0")
             .env("LLVM_PROFILE_FILE", &profile)
-            .limits(Limits {
-                cpu_seconds: timeout.as_secs() + 1,
-                ..TEST_LIMITS
-            });
+            .untrusted(confined);
         // Exactly the answer's tests, by name: a prefix filter could pick up tests an answer
         // names after its neighbours' modules.
         let selected: HashSet<&str> = expected
@@ -98,6 +116,7 @@ impl Sandbox {
                 output: String::new(),
                 elapsed: Duration::ZERO,
                 profile: None,
+                stop: None,
             });
         }
         let mut names: Vec<&str> = selected.iter().copied().collect();
@@ -133,20 +152,12 @@ impl Sandbox {
             let mut unfinished: Vec<&str> = selected.difference(&passed_names).copied().collect();
             unfinished.sort_unstable();
             output = format!(
-                "the tests timed out after {}s; unfinished: {}\n{output}",
+                "timeout: the tests ran past {}s; unfinished: {}\n{output}",
                 timeout.as_secs(),
                 unfinished.join(", ").replace(filter, "")
             );
-        } else if let Some(status) = finished.status.filter(|status| !status.success()) {
-            use std::os::unix::process::ExitStatusExt;
-            if let Some(signal) = status.signal() {
-                output = format!("the test process was killed by signal {signal}\n{output}");
-            }
-        }
-        if !completed && output.trim().is_empty() {
-            output =
-                "the test process ended before its tests finished (did the code exit the process?)"
-                    .to_owned();
+        } else if let Some(stop) = finished.stop.filter(|_| !completed) {
+            output = format!("the test process was stopped: {stop}\n{output}");
         }
         Ok(TestRun {
             completed,
@@ -156,6 +167,7 @@ impl Sandbox {
             output,
             elapsed: finished.elapsed,
             profile: profile.exists().then_some(profile),
+            stop: finished.stop,
         })
     }
 }

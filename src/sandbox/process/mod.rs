@@ -1,13 +1,28 @@
-//! The one place that spawns processes: explicit environment, null stdin, capped output,
-//! resource limits, and a wall timeout that kills the whole process group (TERM, then KILL).
+//! The one place that spawns processes, and so the one place that says how each is confined.
+//!
+//! Every [`Job`] declares its [`Confinement`]: trusted toolchain work on our own input, or
+//! untrusted work (any build or run of generated code) with its [`Limits`]; the policy behind
+//! the second lives in [`confine`]. Every job gets an explicit environment, a null stdin,
+//! captured and capped output, and a wall timeout that kills its whole tree (TERM, then KILL;
+//! the PID namespace or pids cgroup takes children that left the process group with it).
 
+mod cgroup;
+pub mod confine;
+mod interrupt;
+
+pub use confine::{ConfinementError, Limits, Policy, SandboxLevel, SandboxRequest, Untrusted};
+pub use interrupt::{interruption, watch_interrupts, Interrupted};
+
+use cgroup::PidsGroup;
 use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 use std::ffi::OsString;
+use std::fmt;
 use std::io::Read;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -15,18 +30,17 @@ use std::time::{Duration, Instant};
 /// How long a process group gets between SIGTERM and SIGKILL.
 const TERM_GRACE: Duration = Duration::from_millis(300);
 
-/// Output past this many bytes per stream is dropped; generated code can print forever.
+/// Output past this many bytes per stream is dropped for trusted jobs.
 pub const DEFAULT_OUTPUT_CAP: usize = 256 * 1024;
 
-/// Resource limits applied to untrusted processes (the test binaries).
-#[derive(Debug, Clone, Copy)]
-pub struct Limits {
-    /// Address space, in bytes.
-    pub memory_bytes: u64,
-    /// Largest file the process may write, in bytes.
-    pub file_bytes: u64,
-    /// CPU seconds before the kernel sends SIGXCPU/SIGKILL.
-    pub cpu_seconds: u64,
+/// What a job is trusted with.
+#[derive(Debug, Clone)]
+pub enum Confinement {
+    /// Toolchain work on input we wrote (`cargo metadata`, `cargo fetch`, `rustc -V`, rustfmt,
+    /// which only parses): a cleared environment and a timeout.
+    Trusted,
+    /// Generated code is built or run: the sandbox and limits of the run's policy.
+    Untrusted(Untrusted),
 }
 
 /// A process to run: program, arguments, working directory and the whole environment.
@@ -39,10 +53,11 @@ pub struct Job {
     pub env: Vec<(OsString, OsString)>,
     pub timeout: Duration,
     pub output_cap: usize,
-    pub limits: Option<Limits>,
+    pub confinement: Confinement,
 }
 
 impl Job {
+    /// A trusted job; [`Job::untrusted`] confines it.
     pub fn new(program: impl Into<OsString>, cwd: &Path, timeout: Duration) -> Job {
         Job {
             program: program.into(),
@@ -51,7 +66,7 @@ impl Job {
             env: Vec::new(),
             timeout,
             output_cap: DEFAULT_OUTPUT_CAP,
-            limits: None,
+            confinement: Confinement::Trusted,
         }
     }
 
@@ -75,21 +90,53 @@ impl Job {
         self
     }
 
-    pub fn limits(mut self, limits: Limits) -> Job {
-        self.limits = Some(limits);
+    /// Runs the job as untrusted code: its output cap becomes the limits' own.
+    pub fn untrusted(mut self, untrusted: Untrusted) -> Job {
+        self.output_cap = untrusted.limits.output_bytes;
+        self.confinement = Confinement::Untrusted(untrusted);
         self
+    }
+}
+
+/// Why a process tree was stopped, or what stopped it, in the words reports use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stop {
+    Timeout,
+    OutputLimit,
+    ProcessLimit,
+    MemoryLimit,
+    CpuLimit,
+    FileSizeLimit,
+    NetworkDenied,
+    Signal(i32),
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stop::Timeout => f.write_str("timeout"),
+            Stop::OutputLimit => f.write_str("output limit"),
+            Stop::ProcessLimit => f.write_str("process limit"),
+            Stop::MemoryLimit => f.write_str("memory limit"),
+            Stop::CpuLimit => f.write_str("cpu time limit (killed by signal 24)"),
+            Stop::FileSizeLimit => f.write_str("file size limit (killed by signal 25)"),
+            Stop::NetworkDenied => f.write_str("network denied"),
+            Stop::Signal(signal) => write!(f, "killed by signal {signal}"),
+        }
     }
 }
 
 /// What a finished (or killed) process left behind.
 #[derive(Debug)]
 pub struct Finished {
-    /// `None` when the process was killed for running past its timeout.
+    /// `None` when the process was killed for running past its timeout or its output cap.
     pub status: Option<ExitStatus>,
     pub stdout: String,
     pub stderr: String,
     pub elapsed: Duration,
     pub truncated: bool,
+    /// The limit or signal that ended the tree, for untrusted jobs that did not succeed.
+    pub stop: Option<Stop>,
 }
 
 impl Finished {
@@ -98,136 +145,155 @@ impl Finished {
     }
 
     pub fn timed_out(&self) -> bool {
-        self.status.is_none()
+        self.stop == Some(Stop::Timeout)
     }
 }
 
-/// Runs a job to completion or timeout. Errors only when the process cannot be started.
+/// Runs a job to completion, its timeout or its output cap. Errors when the process cannot be
+/// started, and with [`Interrupted`] (inside an `io::Error`) when the run is interrupted.
 pub fn run(job: &Job) -> std::io::Result<Finished> {
+    check_interrupted()?;
     let started = Instant::now();
-    let mut command = Command::new(&job.program);
+    let (mut command, cgroup) = match &job.confinement {
+        Confinement::Trusted => {
+            let mut command = std::process::Command::new(&job.program);
+            command.args(&job.args).current_dir(&job.cwd);
+            (command, None)
+        }
+        Confinement::Untrusted(untrusted) => {
+            untrusted.command(&job.program, &job.args, &job.cwd)?
+        }
+    };
     command
-        .args(&job.args)
-        .current_dir(&job.cwd)
         .env_clear()
         .envs(job.env.iter().map(|(key, value)| (key, value)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .process_group(0);
-    if let Some(limits) = job.limits {
-        apply_limits(&mut command, limits);
-    }
     let mut child = command.spawn()?;
-    let group = LiveGroup::register(child.id());
-    let stdout = drain(child.stdout.take(), job.output_cap);
-    let stderr = drain(child.stderr.take(), job.output_cap);
-    let status = wait_with_timeout(&mut child, job.timeout)?;
-    // Whatever the process started and left behind in its group goes with it.
-    let _ = killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
-    drop(group);
+    let tree = LiveTree::register(child.id(), cgroup);
+    let overflow = Arc::new(AtomicBool::new(false));
+    let stdout = drain(child.stdout.take(), job.output_cap, Arc::clone(&overflow));
+    let stderr = drain(child.stderr.take(), job.output_cap, Arc::clone(&overflow));
+    let ended = wait(&mut child, job.timeout, &overflow);
+    // Whatever the process started and left behind goes with it.
+    tree.kill();
+    let process_limit_hit = tree.process_limit_hit();
+    drop(tree);
+    let ended = ended?;
     let (stdout, stdout_truncated) = collect(&stdout);
     let (stderr, stderr_truncated) = collect(&stderr);
+    let status = match ended {
+        Ended::Exited(status) => Some(status),
+        Ended::TimedOut | Ended::Overflowed => None,
+    };
+    let stop = match (&job.confinement, ended) {
+        (_, Ended::TimedOut) => Some(Stop::Timeout),
+        (_, Ended::Overflowed) => Some(Stop::OutputLimit),
+        (Confinement::Trusted, _) => None,
+        (Confinement::Untrusted(_), Ended::Exited(status)) if status.success() => None,
+        (Confinement::Untrusted(_), Ended::Exited(status)) => {
+            why_it_failed(status, process_limit_hit, &stdout, &stderr)
+        }
+    };
     Ok(Finished {
         status,
         stdout,
         stderr,
         elapsed: started.elapsed(),
         truncated: stdout_truncated || stderr_truncated,
+        stop,
     })
 }
 
-#[expect(
-    unsafe_code,
-    reason = "limits and namespaces must be set in the child between fork and exec"
-)]
-fn apply_limits(command: &mut Command, limits: Limits) {
-    use nix::sched::{unshare, CloneFlags};
-    use nix::sys::resource::{setrlimit, Resource};
-    // SAFETY: the closure only makes system calls (setrlimit, unshare), which are
-    // async-signal-safe, and allocates nothing.
-    unsafe {
-        command.pre_exec(move || {
-            let set =
-                |resource, value| setrlimit(resource, value, value).map_err(std::io::Error::from);
-            set(Resource::RLIMIT_AS, limits.memory_bytes)?;
-            set(Resource::RLIMIT_FSIZE, limits.file_bytes)?;
-            set(Resource::RLIMIT_CPU, limits.cpu_seconds)?;
-            set(Resource::RLIMIT_CORE, 0)?;
-            // A network namespace of its own holds only a loopback that is down: no traffic
-            // leaves. Without root, a user namespace grants the right to make one. Where
-            // neither is allowed the process runs unisolated; `network_isolation` tells.
-            if unshare(CloneFlags::CLONE_NEWNET).is_err() {
-                let _ = unshare(CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWNET);
-            }
-            Ok(())
-        });
+/// The limit an untrusted tree that failed most likely ran into, from what it left behind;
+/// `None` for a plain failure (a test that failed, code that did not compile).
+fn why_it_failed(
+    status: ExitStatus,
+    process_limit_hit: bool,
+    stdout: &str,
+    stderr: &str,
+) -> Option<Stop> {
+    let said = |needle: &str| stderr.contains(needle) || stdout.contains(needle);
+    match status.signal() {
+        Some(24) => Some(Stop::CpuLimit),
+        Some(25) => Some(Stop::FileSizeLimit),
+        _ if said("memory allocation of") || said("Cannot allocate memory") => {
+            Some(Stop::MemoryLimit)
+        }
+        _ if process_limit_hit
+            || said("Resource temporarily unavailable")
+            || said("Cannot fork") =>
+        {
+            Some(Stop::ProcessLimit)
+        }
+        _ if said("Network is unreachable") || said("os error 101") => Some(Stop::NetworkDenied),
+        _ if said("File too large") => Some(Stop::FileSizeLimit),
+        signal => signal.map(Stop::Signal),
     }
 }
 
-/// Process groups running now; an interrupt kills them before the tool exits, because a
-/// group of its own does not get the terminal's Ctrl-C.
-static LIVE_GROUPS: Mutex<Vec<i32>> = Mutex::new(Vec::new());
+fn check_interrupted() -> std::io::Result<()> {
+    match interruption() {
+        Some(interrupted) => Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            interrupted,
+        )),
+        None => Ok(()),
+    }
+}
 
-/// A process group registered as live for as long as this value lives.
-struct LiveGroup(i32);
+/// Process trees running now: an interrupt kills them at once, because a group of its own
+/// does not get the terminal's Ctrl-C.
+static LIVE_TREES: Mutex<Vec<i32>> = Mutex::new(Vec::new());
 
-impl LiveGroup {
-    fn register(pid: u32) -> LiveGroup {
+/// A child's tree, registered as live for as long as this value lives.
+struct LiveTree {
+    group: i32,
+    cgroup: Option<PidsGroup>,
+}
+
+impl LiveTree {
+    fn register(pid: u32, cgroup: Option<PidsGroup>) -> LiveTree {
         let group = pid as i32;
-        LIVE_GROUPS
+        LIVE_TREES
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
             .push(group);
-        LiveGroup(group)
+        LiveTree { group, cgroup }
+    }
+
+    fn kill(&self) {
+        let _ = killpg(Pid::from_raw(self.group), Signal::SIGKILL);
+        if let Some(cgroup) = &self.cgroup {
+            cgroup.kill_all();
+        }
+    }
+
+    fn process_limit_hit(&self) -> bool {
+        self.cgroup.as_ref().is_some_and(PidsGroup::limit_was_hit)
     }
 }
 
-impl Drop for LiveGroup {
+impl Drop for LiveTree {
     fn drop(&mut self) {
-        LIVE_GROUPS
+        LIVE_TREES
             .lock()
             .unwrap_or_else(|poison| poison.into_inner())
-            .retain(|&group| group != self.0);
+            .retain(|&group| group != self.group);
     }
 }
 
-/// On SIGINT, SIGTERM or SIGHUP: kill every live process group, then exit with 128 + the
-/// signal number (130 for Ctrl-C), as a shell would.
-pub fn kill_children_on_interrupt() -> std::io::Result<()> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP])?;
-    thread::spawn(move || {
-        if let Some(signal) = signals.forever().next() {
-            for &group in LIVE_GROUPS
-                .lock()
-                .unwrap_or_else(|poison| poison.into_inner())
-                .iter()
-            {
-                let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
-            }
-            std::process::exit(128 + signal);
-        }
-    });
-    Ok(())
-}
-
-/// Whether processes with limits really get a network namespace of their own here.
-pub fn network_isolation() -> bool {
-    let job = Job::new("/bin/sh", Path::new("/"), Duration::from_secs(10))
-        .arg("-c")
-        .arg("readlink /proc/self/ns/net")
-        .limits(Limits {
-            memory_bytes: 1 << 30,
-            file_bytes: 1 << 20,
-            cpu_seconds: 10,
-        });
-    let own = std::fs::read_link("/proc/self/ns/net").ok();
-    match (run(&job), own) {
-        (Ok(finished), Some(own)) => {
-            finished.success() && finished.stdout.trim() != own.to_string_lossy()
-        }
-        _ => false,
+/// Kills the process group of every live tree; each tree's PID namespace or cgroup takes the
+/// rest when its runner sees the interruption.
+fn kill_live_trees() {
+    for &group in LIVE_TREES
+        .lock()
+        .unwrap_or_else(|poison| poison.into_inner())
+        .iter()
+    {
+        let _ = killpg(Pid::from_raw(group), Signal::SIGKILL);
     }
 }
 
@@ -245,8 +311,13 @@ struct Drained {
 
 type Shared = Arc<(Mutex<Drained>, Condvar)>;
 
-/// Reads a stream to its end on its own thread, keeping at most `cap` bytes.
-fn drain<R: Read + Send + 'static>(stream: Option<R>, cap: usize) -> Shared {
+/// Reads a stream to its end on its own thread, keeping at most `cap` bytes; past the cap it
+/// raises `overflow` and keeps reading (and dropping), so the writer never blocks on us.
+fn drain<R: Read + Send + 'static>(
+    stream: Option<R>,
+    cap: usize,
+    overflow: Arc<AtomicBool>,
+) -> Shared {
     let shared: Shared = Arc::default();
     let writer = Arc::clone(&shared);
     thread::spawn(move || {
@@ -257,7 +328,10 @@ fn drain<R: Read + Send + 'static>(stream: Option<R>, cap: usize) -> Shared {
                 let mut drained = state.lock().unwrap_or_else(|poison| poison.into_inner());
                 let room = cap.saturating_sub(drained.kept.len());
                 drained.kept.extend_from_slice(&buffer[..n.min(room)]);
-                drained.truncated |= n > room;
+                if n > room {
+                    drained.truncated = true;
+                    overflow.store(true, Ordering::SeqCst);
+                }
             }
         }
         state
@@ -284,17 +358,34 @@ fn collect(shared: &Shared) -> (String, bool) {
     (text, drained.truncated || !drained.finished)
 }
 
-/// Waits for the child; past the timeout the whole group gets SIGTERM, then SIGKILL.
-fn wait_with_timeout(child: &mut Child, timeout: Duration) -> std::io::Result<Option<ExitStatus>> {
+/// How the wait for a child ended.
+#[derive(Debug, Clone, Copy)]
+enum Ended {
+    Exited(ExitStatus),
+    TimedOut,
+    Overflowed,
+}
+
+/// Waits for the child; past the timeout or the output cap the whole group gets SIGTERM,
+/// then SIGKILL; an interruption kills it and returns [`Interrupted`].
+fn wait(child: &mut Child, timeout: Duration, overflow: &AtomicBool) -> std::io::Result<Ended> {
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
     loop {
         if let Some(status) = child.try_wait()? {
-            return Ok(Some(status));
+            return Ok(Ended::Exited(status));
+        }
+        if interruption().is_some() {
+            kill_group(child);
+            check_interrupted()?;
+        }
+        if overflow.load(Ordering::SeqCst) {
+            kill_group(child);
+            return Ok(Ended::Overflowed);
         }
         if Instant::now() >= deadline {
             kill_group(child);
-            return Ok(None);
+            return Ok(Ended::TimedOut);
         }
         thread::sleep(pause);
         pause = (pause * 2).min(Duration::from_millis(20));
