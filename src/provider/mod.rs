@@ -127,7 +127,10 @@ pub enum GenerationEnd {
     /// The answer hit `max_tokens`.
     MaxTokens,
     /// The prompt was cut to fit the context window (Ollama's silent truncation).
-    PromptTruncated { sent_tokens: u64, expected_tokens: u64 },
+    PromptTruncated {
+        sent_tokens: u64,
+        expected_tokens: u64,
+    },
     /// Thinking used the whole budget and no answer came.
     ThinkingExhausted,
 }
