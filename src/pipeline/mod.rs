@@ -69,6 +69,9 @@ pub fn score(
         .num_threads(sandbox.jobs)
         .build()?;
     pool.install(|| Funnel::new(sandbox, submissions, on_stage).run())
+        // An interruption or a suite's unfetchable dependency arrives inside an io::Error;
+        // callers find it with `downcast_ref::<sandbox::Interrupted>()` and the like.
+        .map_err(crate::sandbox::surface_typed_error)
 }
 
 struct Funnel<'a> {

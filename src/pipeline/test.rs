@@ -98,6 +98,7 @@ impl Funnel<'_> {
             expected,
             &format!("case_{}", built.member),
             settings.timeout,
+            crate::sandbox::test_binaries::DEFAULT_TEST_LIMITS,
         )?;
         Ok(StageOutcome {
             stage: Stage::Test,
@@ -113,7 +114,8 @@ impl Funnel<'_> {
                 // Say it as if the answer were the crate: no scratch paths or module prefixes.
                 let output = run
                     .output
-                    .replace(&compiled.source_file.display().to_string(), "src/lib.rs");
+                    .replace(&compiled.source_file.display().to_string(), "src/lib.rs")
+                    .replace(&compiled.hidden_file.display().to_string(), "src/tests.rs");
                 let output = if compiled.test_filter.is_empty() {
                     output
                 } else {

@@ -230,6 +230,22 @@ impl Drop for Sandbox {
     }
 }
 
+/// Brings the sandbox's typed errors that travel inside an `io::Error` — an interruption, a
+/// suite's dependencies that cannot be fetched — to the top, where `downcast_ref` finds them.
+pub fn surface_typed_error(error: anyhow::Error) -> anyhow::Error {
+    let inner = error
+        .chain()
+        .filter_map(|cause| cause.downcast_ref::<std::io::Error>()?.get_ref())
+        .next();
+    if let Some(interrupted) = inner.and_then(|e| e.downcast_ref::<Interrupted>()) {
+        return anyhow::Error::new(*interrupted);
+    }
+    if let Some(unresolved) = inner.and_then(|e| e.downcast_ref::<UnresolvedDependencies>()) {
+        return anyhow::Error::new(unresolved.clone());
+    }
+    error
+}
+
 /// The active toolchain's sysroot (`rustc --print sysroot`, trusted toolchain work).
 fn toolchain_sysroot(root: &Path, build_env: &[(OsString, OsString)]) -> Option<PathBuf> {
     let mut env = build_env.to_vec();

@@ -84,6 +84,8 @@ impl Sandbox {
         let run_dir = self.scratch_dir(&format!("runs/{run_name}"))?;
         let profile = run_dir.join("coverage.profraw");
         let _ = std::fs::remove_file(&profile);
+        // Each test runs in a process of its own; `%m` has them all merge into one profile.
+        let merged_profile = run_dir.join("coverage-%m.profraw");
         let confined = self.untrusted(
             Limits {
                 cpu_seconds: timeout.as_secs() + 1,
@@ -92,13 +94,16 @@ impl Sandbox {
             vec![run_dir.clone()],
             vec![executable.to_owned()],
         );
+        // The binary is built with panic=abort tests: libtest runs each test in a child
+        // process and decides pass or fail from the child's exit status, so its own exit status
+        // — 0 only when every test it ran passed — is the one result the answer cannot write.
+        // `--nocapture` lets the children's output reach our capped pipe, so an answer that
+        // prints without end meets the output limit. With two threads libtest prints each
+        // result line whole, after the test's child ended.
         let mut job = Job::new(executable, &run_dir, timeout)
-            // With one thread libtest prints `test NAME ... ` before a test runs, and an answer
-            // could finish that line with a forged `ok`; with two it prints each line whole,
-            // after the test returned.
-            .args(["--test-threads", "2", "--color", "never"])
+            .args(["--test-threads", "2", "--color", "never", "--nocapture"])
             .env("RUST_BACKTRACE", "0")
-            .env("LLVM_PROFILE_FILE", &profile)
+            .env("LLVM_PROFILE_FILE", &merged_profile)
             .untrusted(confined);
         // Exactly the answer's tests, by name: a prefix filter could pick up tests an answer
         // names after its neighbours' modules.
@@ -123,30 +128,28 @@ impl Sandbox {
         names.sort_unstable();
         job = job.arg("--exact").args(names);
         let finished = process::run(&job)?;
-        // Only listed tests count, each once: an answer that writes its own "test … ok" lines
-        // past libtest's capture must at least know the hidden tests' names.
-        let passed_names: HashSet<&str> = finished
-            .stdout
-            .lines()
-            .filter_map(|line| line.strip_prefix("test ")?.strip_suffix(" ... ok"))
-            .map(|name| name.strip_suffix(" - should panic").unwrap_or(name))
-            .filter(|name| selected.contains(name))
+        // Only listed tests count, each once, and a test libtest reports FAILED does not count
+        // whatever an answer printed about it: the children write to the same pipe.
+        let result_lines = |verdict: &'static str| {
+            finished
+                .stdout
+                .lines()
+                .filter_map(move |line| line.strip_prefix("test ")?.strip_suffix(verdict))
+                .map(|name| name.strip_suffix(" - should panic").unwrap_or(name))
+                .filter(|name| selected.contains(name))
+        };
+        let failed_names: HashSet<&str> = result_lines(" ... FAILED").collect();
+        let passed_names: HashSet<&str> = result_lines(" ... ok")
+            .filter(|name| !failed_names.contains(name))
             .collect();
         let passed = passed_names.len() as u32;
         let total = selected.len() as u32;
-        // libtest prints its summary only after the last test returns, so an answer that ends
-        // the process early (`std::process::exit(0)`) leaves none.
-        let completed = finished.success()
-            && finished
-                .stdout
-                .lines()
-                .any(|line| line.starts_with("test result: ok."));
+        // The exit status is the verdict: libtest exits 0 only when every test passed.
+        let completed = finished.success();
         let mut output = String::new();
-        if let Some(failures) = finished.stdout.find("\nfailures:\n") {
-            output.push_str(finished.stdout[failures..].trim());
-        }
-        if output.is_empty() && !(completed && passed == total) {
-            output = format!("{}\n{}", finished.stdout.trim(), finished.stderr.trim());
+        if !(completed && passed == total) {
+            // Panic messages go to stderr; they say most, so they come first.
+            output = format!("{}\n{}", finished.stderr.trim(), finished.stdout.trim());
         }
         if finished.timed_out() {
             let mut unfinished: Vec<&str> = selected.difference(&passed_names).copied().collect();
@@ -159,6 +162,7 @@ impl Sandbox {
         } else if let Some(stop) = finished.stop.filter(|_| !completed) {
             output = format!("the test process was stopped: {stop}\n{output}");
         }
+        gather_profile(&run_dir, &profile)?;
         Ok(TestRun {
             completed,
             passed,
@@ -170,4 +174,16 @@ impl Sandbox {
             stop: finished.stop,
         })
     }
+}
+
+/// Renames the merged profile the run's processes wrote to `profile`, if there is one.
+fn gather_profile(run_dir: &Path, profile: &Path) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(run_dir)? {
+        let path = entry?.path();
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        if name.starts_with("coverage-") && name.ends_with(".profraw") {
+            return std::fs::rename(&path, profile);
+        }
+    }
+    Ok(())
 }

@@ -216,7 +216,23 @@ fn why_it_failed(
     stderr: &str,
 ) -> Option<Stop> {
     let said = |needle: &str| stderr.contains(needle) || stdout.contains(needle);
-    match status.signal() {
+    // bwrap's init reports a command killed by signal N as exit code 128 + N, and libtest a
+    // test's child process killed by one as a note.
+    let signal = status
+        .signal()
+        .or_else(|| {
+            status
+                .code()
+                .filter(|code| (129..=128 + 64).contains(code))
+                .map(|code| code - 128)
+        })
+        .or_else(|| {
+            let note = "child process exited with signal ";
+            let text = if stderr.contains(note) { stderr } else { stdout };
+            let after = &text[text.find(note)? + note.len()..];
+            after.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+        });
+    match signal {
         Some(24) => Some(Stop::CpuLimit),
         Some(25) => Some(Stop::FileSizeLimit),
         _ if said("memory allocation of") || said("Cannot allocate memory") => {
@@ -228,7 +244,14 @@ fn why_it_failed(
         {
             Some(Stop::ProcessLimit)
         }
-        _ if said("Network is unreachable") || said("os error 101") => Some(Stop::NetworkDenied),
+        // Inside the sandbox's network namespace only a loopback of its own exists: every
+        // address is unreachable or refuses.
+        _ if ["Network is unreachable", "os error 101", "Connection refused", "os error 111"]
+            .iter()
+            .any(|needle| said(needle)) =>
+        {
+            Some(Stop::NetworkDenied)
+        }
         _ if said("File too large") => Some(Stop::FileSizeLimit),
         signal => signal.map(Stop::Signal),
     }

@@ -44,6 +44,7 @@ pub(super) fn settle_chunk<'a>(
                     executable: executable.clone(),
                     test_filter: chunk.hidden_test_prefix(member),
                     source_file: PathBuf::from(chunk.source_path(member)),
+                    hidden_file: PathBuf::from(chunk.hidden_path(member)),
                 }),
                 error_codes: Vec::new(),
                 warnings: warnings.len() as u32,

@@ -113,9 +113,21 @@ impl Sandbox {
             BuildKind::Check => job.args(["check", "--lib"]),
             BuildKind::Test { .. } => job.args(["build", "--tests"]),
         };
-        if let BuildKind::Test { instrument: true } = kind {
+        if let BuildKind::Test { instrument } = kind {
+            // The answer must not be able to forge its tests' results. With panic=abort tests,
+            // libtest runs each test in a child process of its own, captures what the child
+            // prints, and counts a pass only from the child's exit status: an answer's
+            // `process::exit(0)` or printed `test … ok` lines land in the captured output, not
+            // in the report we read. The flag is unstable, hence RUSTC_BOOTSTRAP for these
+            // builds alone.
+            let mut flags = String::from("-Cpanic=abort\x1f-Zpanic-abort-tests");
+            if instrument {
+                flags.push_str("\x1f-Cinstrument-coverage");
+            }
             // Later entries win: this replaces the empty flags of the build environment.
-            job = job.env("CARGO_ENCODED_RUSTFLAGS", "-Cinstrument-coverage");
+            job = job
+                .env("CARGO_ENCODED_RUSTFLAGS", flags)
+                .env("RUSTC_BOOTSTRAP", "1");
         }
         Ok(job
             .args([

@@ -59,10 +59,12 @@ impl BuildKind {
     }
 
     fn target_dir_name(self) -> &'static str {
-        // Instrumented builds need their own target dir: RUSTFLAGS changes every fingerprint.
+        // Each kind has its own flags, and flags change every fingerprint: sharing a target
+        // dir would rebuild dependencies at every switch.
         match self {
+            BuildKind::Check => "target",
+            BuildKind::Test { instrument: false } => "target-test",
             BuildKind::Test { instrument: true } => "target-coverage",
-            _ => "target",
         }
     }
 }
@@ -89,6 +91,8 @@ pub struct Compiled {
     pub test_filter: String,
     /// The file holding the member's source, as coverage data names it.
     pub source_file: PathBuf,
+    /// The file holding the member's hidden tests, as panic messages name it.
+    pub hidden_file: PathBuf,
 }
 
 impl Sandbox {
