@@ -148,16 +148,36 @@ impl Sandbox {
         let completed = finished.success();
         let mut output = String::new();
         if !(completed && passed == total) {
-            // Panic messages go to stderr; they say most, so they come first.
-            output = format!("{}\n{}", finished.stderr.trim(), finished.stdout.trim());
+            // Panic messages go to stderr; they say most, so they come first, then what the
+            // tests printed and their results, without libtest's empty capture sections.
+            let mut stdout: Vec<&str> = finished
+                .stdout
+                .lines()
+                .filter(|line| {
+                    let boilerplate = line.trim().is_empty()
+                        || line.starts_with("running ")
+                        || line.starts_with("failures:")
+                        || (line.starts_with("---- ") && line.ends_with(" ----"))
+                        || line
+                            .strip_prefix("    ")
+                            .is_some_and(|name| selected.contains(name));
+                    !boilerplate
+                })
+                .collect();
+            // Two tests run at once, so result lines come in either order; sorted, reports
+            // stay the same from run to run (the summary, `test result:`, sorts last).
+            stdout.sort_by_key(|line| (line.starts_with("test result:"), *line));
+            output = format!("{}\n{}", finished.stderr.trim(), stdout.join("\n"))
+                .trim()
+                .to_owned();
         }
         if finished.timed_out() {
             let mut unfinished: Vec<&str> = selected.difference(&passed_names).copied().collect();
             unfinished.sort_unstable();
             output = format!(
-                "timeout: the tests ran past {}s; unfinished: {}\n{output}",
+                "timeout: the tests timed out after {}s; unfinished: {}\n{output}",
                 timeout.as_secs(),
-                unfinished.join(", ").replace(filter, "")
+                unfinished.join(", ").replace(filter, ""),
             );
         } else if let Some(stop) = finished.stop.filter(|_| !completed) {
             output = format!("the test process was stopped: {stop}\n{output}");

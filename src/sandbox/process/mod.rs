@@ -468,26 +468,78 @@ mod tests {
         assert!(finished.truncated);
     }
 
-    #[test]
-    fn limited_processes_cannot_reach_the_network() {
-        if !network_isolation() {
-            eprintln!("skipped: this machine allows no network namespaces");
-            return;
-        }
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let port = listener.local_addr().unwrap().port();
-        let job = Job::new("/bin/bash", Path::new("/"), Duration::from_secs(10))
-            .arg("-c")
-            .arg(format!(
-                "echo hi > /dev/tcp/127.0.0.1/{port} && echo connected"
-            ))
-            .limits(Limits {
+    fn untrusted(request: SandboxRequest) -> Untrusted {
+        Untrusted {
+            policy: std::sync::Arc::new(Policy::detect(request, Vec::new(), None).unwrap()),
+            limits: Limits {
                 memory_bytes: 1 << 30,
                 file_bytes: 1 << 20,
                 cpu_seconds: 10,
-            });
+                processes: 32,
+                output_bytes: 1 << 16,
+            },
+            writable: Vec::new(),
+            readable: Vec::new(),
+        }
+    }
+
+    /// Fails, rather than passes, where the machine gives no network namespace to check.
+    #[test]
+    fn untrusted_processes_cannot_reach_a_listener_on_loopback() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let port = listener.local_addr().unwrap().port();
+        for request in [SandboxRequest::Bwrap, SandboxRequest::Unshare] {
+            let job = Job::new("/bin/bash", Path::new("/"), Duration::from_secs(10))
+                .arg("-c")
+                .arg(format!("echo hi > /dev/tcp/127.0.0.1/{port} && echo connected"))
+                .untrusted(untrusted(request));
+            let finished = run(&job).unwrap();
+            assert!(!finished.stdout.contains("connected"), "{request:?}: {finished:?}");
+            assert!(
+                matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
+                "{request:?}: the listener was reached"
+            );
+        }
+    }
+
+    #[test]
+    fn a_child_that_calls_setsid_dies_with_its_untrusted_tree() {
+        let marker = format!("98{}", std::process::id());
+        let job = Job::new("/bin/sh", Path::new("/"), Duration::from_secs(10))
+            .arg("-c")
+            .arg(format!("setsid sleep {marker} & echo started"))
+            .untrusted(untrusted(SandboxRequest::Bwrap));
         let finished = run(&job).unwrap();
-        assert!(!finished.stdout.contains("connected"), "{finished:?}");
+        assert!(finished.stdout.contains("started"), "{finished:?}");
+        std::thread::sleep(Duration::from_millis(100));
+        let survivors = std::process::Command::new("pgrep")
+            .args(["-f", &format!("sleep {marker}")])
+            .output()
+            .unwrap();
+        assert!(survivors.stdout.is_empty(), "a setsid child outlived its tree");
+    }
+
+    #[test]
+    fn untrusted_processes_see_no_host_file_and_no_environment_of_ours() {
+        std::env::set_var("LLM_BENCH_TEST_SECRET", "hunter2");
+        let job = Job::new("/bin/sh", Path::new("/"), Duration::from_secs(10))
+            .arg("-c")
+            .arg("cat /etc/passwd; cat /proc/1/environ; env")
+            .untrusted(untrusted(SandboxRequest::Bwrap));
+        let finished = run(&job).unwrap();
+        assert!(!finished.stdout.contains("root:"), "{finished:?}");
+        assert!(!finished.stdout.contains("hunter2"), "{finished:?}");
+    }
+
+    #[test]
+    fn an_untrusted_tree_that_prints_past_its_cap_is_stopped_for_it() {
+        let job = Job::new("/bin/sh", Path::new("/"), Duration::from_secs(10))
+            .arg("-c")
+            .arg("yes")
+            .untrusted(untrusted(SandboxRequest::Bwrap));
+        let finished = run(&job).unwrap();
+        assert_eq!(finished.stop, Some(Stop::OutputLimit));
     }
 
     #[test]
