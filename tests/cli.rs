@@ -526,7 +526,10 @@ fn hostile_answers_fail_their_own_tests_and_leave_their_neighbours_alone() {
     let disk = case(report, "disk-filler")["attempts"][0]["stages"][2]["diagnostics"]
         .as_str()
         .unwrap();
-    assert!(disk.contains("file size limit (killed by signal 25)"), "{disk}");
+    assert!(
+        disk.contains("file size limit (killed by signal 25)"),
+        "{disk}"
+    );
 }
 
 #[test]

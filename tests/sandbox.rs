@@ -102,7 +102,10 @@ fn files_holding(dir: &Path, needle: &str) -> Vec<PathBuf> {
 }
 
 fn processes_matching(pattern: &str) -> String {
-    let output = Command::new("pgrep").args(["-a", "-f", pattern]).output().unwrap();
+    let output = Command::new("pgrep")
+        .args(["-a", "-f", pattern])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
@@ -127,7 +130,13 @@ fn hostile_answers_are_contained_and_fail_with_the_reason_they_were_stopped() {
         .current_dir(dir.path())
         .env_clear()
         .env("NO_COLOR", "1");
-    for name in ["PATH", "HOME", "CARGO_HOME", "RUSTUP_HOME", "RUSTUP_TOOLCHAIN"] {
+    for name in [
+        "PATH",
+        "HOME",
+        "CARGO_HOME",
+        "RUSTUP_HOME",
+        "RUSTUP_TOOLCHAIN",
+    ] {
         if let Some(value) = std::env::var_os(name) {
             command.env(name, value);
         }
@@ -152,9 +161,21 @@ fn hostile_answers_are_contained_and_fail_with_the_reason_they_were_stopped() {
         ("connect-to-listener", "test", "network denied"),
         ("setsid-orphan", "test", "timeout"),
         ("include-host-file", "compile", "couldn't read"),
-        ("compile-error-passwd", "compile", "couldn't read `/etc/passwd`"),
-        ("shadow-assert-macro", "test", "assertion `left == right` failed"),
-        ("shadow-assert-import", "test", "assertion `left == right` failed"),
+        (
+            "compile-error-passwd",
+            "compile",
+            "couldn't read `/etc/passwd`",
+        ),
+        (
+            "shadow-assert-macro",
+            "test",
+            "assertion `left == right` failed",
+        ),
+        (
+            "shadow-assert-import",
+            "test",
+            "assertion `left == right` failed",
+        ),
         ("forge-report", "test", "FAILED"),
         ("print-environment", "test", "FAILED"),
         ("read-home", "test", "FAILED"),
@@ -164,7 +185,10 @@ fn hostile_answers_are_contained_and_fail_with_the_reason_they_were_stopped() {
         let (last, passed, diagnostics) = last_stage(report, id);
         assert!(!passed, "{id} must fail: {diagnostics}");
         assert_eq!(&last, stage, "{id}: {diagnostics}");
-        assert!(diagnostics.contains(reason), "{id} must say `{reason}`: {diagnostics}");
+        assert!(
+            diagnostics.contains(reason),
+            "{id} must say `{reason}`: {diagnostics}"
+        );
     }
 
     match listener.accept() {
@@ -183,7 +207,9 @@ fn hostile_answers_are_contained_and_fail_with_the_reason_they_were_stopped() {
             if stdout.contains(needle) || stderr.contains(needle) {
                 found.push(PathBuf::from("<the tool's output>"));
             }
-            found.into_iter().map(move |path| format!("{needle} in {}", path.display()))
+            found
+                .into_iter()
+                .map(move |path| format!("{needle} in {}", path.display()))
         })
         .collect();
     leaks.sort();

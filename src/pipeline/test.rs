@@ -98,7 +98,14 @@ impl Funnel<'_> {
             expected,
             &format!("case_{}", built.member),
             settings.timeout,
-            crate::sandbox::test_binaries::DEFAULT_TEST_LIMITS,
+            crate::sandbox::Limits {
+                memory_bytes: settings.limits.memory_bytes,
+                file_bytes: settings.limits.file_bytes,
+                // The sandbox makes CPU time follow the timeout.
+                cpu_seconds: settings.timeout.as_secs() + 1,
+                processes: settings.limits.processes,
+                output_bytes: usize::try_from(settings.limits.output_bytes).unwrap_or(usize::MAX),
+            },
         )?;
         Ok(StageOutcome {
             stage: Stage::Test,

@@ -167,13 +167,8 @@ impl Sandbox {
     /// One line naming what untrusted code is not kept from here, if anything.
     pub fn warning(&self) -> Option<String> {
         let missing = self.policy.missing_protections();
-        (!missing.is_empty()).then(|| {
-            format!(
-                "sandbox level `{}`: {}",
-                self.level(),
-                missing.join("; ")
-            )
-        })
+        (!missing.is_empty())
+            .then(|| format!("sandbox level `{}`: {}", self.level(), missing.join("; ")))
     }
 
     /// The environment for toolchain processes (cargo, rustc, rustfmt).

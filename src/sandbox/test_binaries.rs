@@ -7,14 +7,14 @@ use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Limits for test processes unless a suite or case sets its own: generous for honest code,
-/// fatal for runaway code. CPU time is always the stage's timeout.
-pub const DEFAULT_TEST_LIMITS: Limits = Limits {
-    memory_bytes: 2 << 30,
-    file_bytes: 64 << 20,
-    cpu_seconds: 600,
-    processes: 64,
-    output_bytes: 1 << 20,
+/// Limits for listing a binary's tests: libtest only prints names, but the answer's code is
+/// in the binary (the limits of the test runs themselves come from the suite).
+const LISTING_LIMITS: Limits = Limits {
+    memory_bytes: 1 << 30,
+    file_bytes: 1 << 20,
+    cpu_seconds: 30,
+    processes: 16,
+    output_bytes: 16 << 20,
 };
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -47,7 +47,7 @@ impl Sandbox {
         let list = |ignored: bool| -> std::io::Result<Vec<String>> {
             let runs = self.scratch_dir("runs")?;
             let confined = self.untrusted(
-                DEFAULT_TEST_LIMITS,
+                LISTING_LIMITS,
                 vec![runs.clone()],
                 vec![executable.to_owned()],
             );

@@ -195,7 +195,8 @@ impl Policy {
         } else {
             CloneFlags::CLONE_NEWUSER
         };
-        let all = user | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
+        let all =
+            user | CloneFlags::CLONE_NEWNET | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
         for flags in [all, user | CloneFlags::CLONE_NEWNET, CloneFlags::empty()] {
             if unshare_works(flags) {
                 self.unshare_flags = flags;
@@ -204,7 +205,8 @@ impl Policy {
         }
         self.missing.push("no PID namespace (a child that calls setsid may outlive its stage unless a pids cgroup holds it)");
         if !self.unshare_flags.contains(CloneFlags::CLONE_NEWNET) {
-            self.missing.push("no network isolation (no network namespace can be made)");
+            self.missing
+                .push("no network isolation (no network namespace can be made)");
         }
     }
 

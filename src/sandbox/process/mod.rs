@@ -228,9 +228,17 @@ fn why_it_failed(
         })
         .or_else(|| {
             let note = "child process exited with signal ";
-            let text = if stderr.contains(note) { stderr } else { stdout };
+            let text = if stderr.contains(note) {
+                stderr
+            } else {
+                stdout
+            };
             let after = &text[text.find(note)? + note.len()..];
-            after.split(|c: char| !c.is_ascii_digit()).next()?.parse().ok()
+            after
+                .split(|c: char| !c.is_ascii_digit())
+                .next()?
+                .parse()
+                .ok()
         });
     match signal {
         Some(24) => Some(Stop::CpuLimit),
@@ -246,9 +254,14 @@ fn why_it_failed(
         }
         // Inside the sandbox's network namespace only a loopback of its own exists: every
         // address is unreachable or refuses.
-        _ if ["Network is unreachable", "os error 101", "Connection refused", "os error 111"]
-            .iter()
-            .any(|needle| said(needle)) =>
+        _ if [
+            "Network is unreachable",
+            "os error 101",
+            "Connection refused",
+            "os error 111",
+        ]
+        .iter()
+        .any(|needle| said(needle)) =>
         {
             Some(Stop::NetworkDenied)
         }
@@ -492,10 +505,15 @@ mod tests {
         for request in [SandboxRequest::Bwrap, SandboxRequest::Unshare] {
             let job = Job::new("/bin/bash", Path::new("/"), Duration::from_secs(10))
                 .arg("-c")
-                .arg(format!("echo hi > /dev/tcp/127.0.0.1/{port} && echo connected"))
+                .arg(format!(
+                    "echo hi > /dev/tcp/127.0.0.1/{port} && echo connected"
+                ))
                 .untrusted(untrusted(request));
             let finished = run(&job).unwrap();
-            assert!(!finished.stdout.contains("connected"), "{request:?}: {finished:?}");
+            assert!(
+                !finished.stdout.contains("connected"),
+                "{request:?}: {finished:?}"
+            );
             assert!(
                 matches!(listener.accept(), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock),
                 "{request:?}: the listener was reached"
@@ -517,7 +535,10 @@ mod tests {
             .args(["-f", &format!("sleep {marker}")])
             .output()
             .unwrap();
-        assert!(survivors.stdout.is_empty(), "a setsid child outlived its tree");
+        assert!(
+            survivors.stdout.is_empty(),
+            "a setsid child outlived its tree"
+        );
     }
 
     #[test]

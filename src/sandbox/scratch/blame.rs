@@ -10,12 +10,10 @@ use std::time::Duration;
 /// Whether cargo reports that a limit stopped the compiler of `chunk` (it ran past its CPU
 /// time, or was killed).
 pub(super) fn compiler_stopped(cargo_stderr: &str, chunk: &str) -> bool {
-    cargo_stderr
-        .split("could not compile `")
-        .any(|block| {
-            block.starts_with(&format!("{chunk}`"))
-                && (block.contains("SIGXCPU") || block.contains("SIGKILL"))
-        })
+    cargo_stderr.split("could not compile `").any(|block| {
+        block.starts_with(&format!("{chunk}`"))
+            && (block.contains("SIGXCPU") || block.contains("SIGKILL"))
+    })
 }
 
 /// Records outcomes for a chunk's members and returns the chunks that must be built again.

@@ -78,4 +78,3 @@ pub(super) fn parse_messages(stdout: &str, chunks: &[Chunk]) -> HashMap<String, 
     }
     reports
 }
-

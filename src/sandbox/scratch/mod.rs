@@ -187,5 +187,4 @@ impl Sandbox {
         }
         Ok(())
     }
-
 }

@@ -69,8 +69,7 @@ fn write_member(workspace: &Path, chunk: &Chunk, member: &Member) -> std::io::Re
     };
     let hidden_file = format!("{}_hidden.rs", chunk.file_stem(member));
     // On the same line as what follows, so the answer's line numbers do not move.
-    let declaration =
-        format!("#[cfg(test)] #[path = \"{hidden_file}\"] mod {HIDDEN_MODULE}; ");
+    let declaration = format!("#[cfg(test)] #[path = \"{hidden_file}\"] mod {HIDDEN_MODULE}; ");
     let at = inner_attributes_end(&member.answer);
     let mut answer = member.answer.clone();
     answer.insert_str(at, &declaration);
@@ -91,7 +90,8 @@ fn inner_attributes_end(answer: &str) -> usize {
         let rest = &answer[at..];
         let trimmed = rest.trim_start();
         at += rest.len() - trimmed.len();
-        if trimmed.starts_with("//!") || (trimmed.starts_with("//") && !trimmed.starts_with("///")) {
+        if trimmed.starts_with("//!") || (trimmed.starts_with("//") && !trimmed.starts_with("///"))
+        {
             at += trimmed.find('\n').map_or(trimmed.len(), |end| end + 1);
         } else if trimmed.starts_with("/*") && !trimmed.starts_with("/**") {
             match closing_comment(trimmed) {
@@ -177,6 +177,9 @@ mod tests {
 
     #[test]
     fn an_answer_with_no_inner_attributes_gets_the_declaration_first() {
-        assert_eq!(inner_attributes_end("macro_rules! assert_eq { () => {} }"), 0);
+        assert_eq!(
+            inner_attributes_end("macro_rules! assert_eq { () => {} }"),
+            0
+        );
     }
 }
