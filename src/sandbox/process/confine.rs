@@ -96,7 +96,7 @@ pub struct Policy {
     pids: Option<PidsHierarchy>,
     /// Namespaces `unshare` got when probed (the `unshare` level).
     unshare_flags: nix::sched::CloneFlags,
-    missing: Vec<&'static str>,
+    missing: Vec<String>,
 }
 
 /// How one job is confined: the policy of the run and the job's own limits and folders.
@@ -132,7 +132,9 @@ impl Policy {
             missing: Vec::new(),
         };
         if request == SandboxRequest::None {
-            policy.missing.push("no isolation at all (--sandbox none)");
+            policy
+                .missing
+                .push("no isolation at all (--sandbox none)".to_owned());
             return Ok(policy);
         }
         if matches!(request, SandboxRequest::Auto | SandboxRequest::Bwrap) {
@@ -144,17 +146,20 @@ impl Policy {
                 Err(reason) if request == SandboxRequest::Bwrap => {
                     return Err(ConfinementError::BwrapUnavailable(reason))
                 }
-                Err(_) => policy.missing.push("no private view of the filesystem (bwrap unavailable: host files are readable)"),
+                Err(reason) => policy.missing.push(reason),
             }
         }
         if policy.level != SandboxLevel::Bwrap {
             policy.level = SandboxLevel::Unshare;
+            policy
+                .missing
+                .push("no private view of the filesystem (host files are readable)".to_owned());
             policy.probe_unshare();
         }
         if policy.pids.is_none() && running_as_root() {
             policy
                 .missing
-                .push("no process limit (root, and no pids cgroup can be made)");
+                .push("no process limit (root, and no pids cgroup can be made)".to_owned());
         }
         Ok(policy)
     }
@@ -164,7 +169,7 @@ impl Policy {
     }
 
     /// What untrusted code is not kept from on this machine, one phrase each.
-    pub fn missing_protections(&self) -> &[&'static str] {
+    pub fn missing_protections(&self) -> &[String] {
         &self.missing
     }
 
@@ -203,10 +208,13 @@ impl Policy {
                 break;
             }
         }
-        self.missing.push("no PID namespace (a child that calls setsid may outlive its stage unless a pids cgroup holds it)");
+        self.missing.push(
+            "no PID namespace (a child that calls setsid may outlive its stage unless a pids cgroup holds it)"
+                .to_owned(),
+        );
         if !self.unshare_flags.contains(CloneFlags::CLONE_NEWNET) {
             self.missing
-                .push("no network isolation (no network namespace can be made)");
+                .push("no network isolation (no network namespace can be made)".to_owned());
         }
     }
 
