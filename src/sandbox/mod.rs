@@ -10,6 +10,7 @@ pub mod format;
 pub mod process;
 mod scratch;
 pub mod tests;
+mod toolchain;
 
 pub use scratch::{BuildKind, BuildOutcome, Compiled, Member};
 
@@ -23,7 +24,7 @@ pub struct Sandbox {
     pub root: PathBuf,
     pub jobs: usize,
     build_env: Vec<(OsString, OsString)>,
-    cargo: OsString,
+    toolchain: toolchain::Toolchain,
     rustc_wrapper: PathBuf,
     /// Whether test processes get a network namespace of their own on this machine.
     pub network_isolated: bool,
@@ -71,8 +72,13 @@ impl Sandbox {
             ]
             .map(|(key, value)| (OsString::from(key), OsString::from(value))),
         );
-        // Inside `cargo llm-bench`, cargo tells us which cargo binary it is.
-        let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+        // The toolchain is resolved once, as the builds would see it. Inside `cargo llm-bench`,
+        // cargo tells us which cargo binary it is.
+        let toolchain = toolchain::Toolchain::resolve(&build_env, root, std::env::var_os("CARGO"));
+        if toolchain.rustc_resolved {
+            // Cargo would otherwise find rustc on PATH: a proxy, costly on every call.
+            build_env.push((OsString::from("RUSTC"), toolchain.rustc.clone()));
+        }
         // rustfmt looks for config in parent folders; the user's must not change scoring.
         std::fs::write(root.join("rustfmt.toml"), "")?;
         Ok(Sandbox {
@@ -80,7 +86,7 @@ impl Sandbox {
             root: root.to_owned(),
             jobs: jobs.max(1),
             build_env,
-            cargo,
+            toolchain,
             network_isolated: process::network_isolation(),
             _lock: lock,
         })
@@ -92,7 +98,7 @@ impl Sandbox {
     }
 
     pub(crate) fn cargo(&self) -> &OsString {
-        &self.cargo
+        &self.toolchain.cargo
     }
 
     /// A directory under the sandbox root, created on demand.
@@ -104,9 +110,13 @@ impl Sandbox {
 
     /// `rustc -V` as the builds see it, for reports.
     pub fn rustc_version(&self) -> String {
-        let job = process::Job::new("rustc", &self.root, std::time::Duration::from_secs(30))
-            .envs(self.build_env())
-            .arg("-V");
+        let job = process::Job::new(
+            &self.toolchain.rustc,
+            &self.root,
+            std::time::Duration::from_secs(30),
+        )
+        .envs(self.build_env())
+        .arg("-V");
         match process::run(&job) {
             Ok(finished) if finished.success() => finished.stdout.trim().to_owned(),
             _ => "unknown".to_owned(),
