@@ -62,13 +62,14 @@ impl Sandbox {
                 by_edition.push((request.edition, vec![index]));
             }
         }
-        // Enough batches to keep every job busy, none larger than MAX_BATCH.
+        // Whole rounds of one batch per job, none larger than MAX_BATCH.
         let mut batches: Vec<Vec<usize>> = Vec::new();
         for (_, group) in by_edition {
             let count = group
                 .len()
                 .div_ceil(MAX_BATCH)
-                .max(self.jobs.min(group.len()));
+                .next_multiple_of(self.jobs)
+                .min(group.len());
             let size = group.len().div_ceil(count);
             batches.extend(group.chunks(size).map(<[usize]>::to_vec));
         }
