@@ -4,7 +4,7 @@ use super::{trim, Funnel, StageDetail, StageOutcome};
 use crate::sandbox::{BuildKind, BuildOutcome, Member};
 use crate::suite::Stage;
 use rayon::prelude::*;
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -33,18 +33,20 @@ impl Funnel<'_> {
             );
         }
 
-        let mut listed: HashMap<PathBuf, Vec<String>> = HashMap::new();
-        for executable in builds
+        // One listing per test binary, the binaries listed side by side.
+        let executables: HashSet<PathBuf> = builds
             .iter()
             .filter_map(|b| b.compiled.as_ref()?.executable.clone())
-        {
-            if let std::collections::hash_map::Entry::Vacant(entry) = listed.entry(executable) {
+            .collect();
+        let listed: HashMap<PathBuf, Vec<String>> = executables
+            .into_par_iter()
+            .map(|executable| {
                 let tests = self
                     .sandbox
-                    .list_tests(entry.key(), Duration::from_secs(30))?;
-                entry.insert(tests);
-            }
-        }
+                    .list_tests(&executable, Duration::from_secs(30))?;
+                Ok((executable, tests))
+            })
+            .collect::<std::io::Result<_>>()?;
         let runs: Vec<(BuildOutcome, StageOutcome)> = builds
             .into_par_iter()
             .map(|built| {

@@ -10,6 +10,7 @@ pub mod format;
 pub mod process;
 mod scratch;
 pub mod test_binaries;
+mod toolchain;
 
 pub use process::{
     interruption, watch_interrupts, ConfinementError, Interrupted, Limits, SandboxLevel,
@@ -58,7 +59,7 @@ pub struct Sandbox {
     pub root: PathBuf,
     pub jobs: usize,
     build_env: Vec<(OsString, OsString)>,
-    cargo: OsString,
+    toolchain: toolchain::Toolchain,
     policy: Arc<Policy>,
     keep_scratch: bool,
     /// Held while the sandbox lives: two runs in one target dir would share scratch crates.
@@ -106,15 +107,28 @@ impl Sandbox {
                 build_env.push((OsString::from(name), value));
             }
         }
-        let sysroot = toolchain_sysroot(&root, &build_env);
-        // The toolchain's own binaries come first, so builds call cargo and rustc directly
-        // rather than through rustup's proxies (which a confined build could not run).
+        let parent_path =
+            std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin"));
+        let mut env_for_resolving = build_env.clone();
+        env_for_resolving.push((OsString::from("PATH"), parent_path.clone()));
+        // The toolchain is resolved once, as the builds would see it. Inside `cargo llm-bench`,
+        // cargo tells us which cargo binary it is.
+        let toolchain =
+            toolchain::Toolchain::resolve(&env_for_resolving, &root, std::env::var_os("CARGO"));
+        // The sysroot is what confined builds see of the toolchain, read-only.
+        let sysroot = toolchain
+            .rustc_resolved
+            .then(|| Path::new(&toolchain.rustc).parent()?.parent())
+            .flatten()
+            .and_then(|sysroot| std::fs::canonicalize(sysroot).ok());
+        // The toolchain's own binaries come first, so build scripts that call `rustc` or
+        // `cargo` get them directly rather than through rustup's proxies.
         let mut path = OsString::new();
         if let Some(sysroot) = &sysroot {
             path.push(sysroot.join("bin"));
             path.push(":");
         }
-        path.push(std::env::var_os("PATH").unwrap_or_else(|| OsString::from("/usr/bin:/bin")));
+        path.push(parent_path);
         build_env.push((OsString::from("PATH"), path));
         let scratch_home = root.join("home");
         std::fs::create_dir_all(&scratch_home)?;
@@ -131,20 +145,11 @@ impl Sandbox {
             ]
             .map(|(key, value)| (OsString::from(key), OsString::from(value))),
         );
-        let direct = |tool: &str| {
-            sysroot
-                .as_ref()
-                .map(|sysroot| sysroot.join("bin").join(tool))
-                .filter(|path| path.is_file())
-        };
-        if let Some(rustc) = direct("rustc") {
-            build_env.push((OsString::from("RUSTC"), rustc.into_os_string()));
+        // RUSTC, so cargo does not find rustc on PATH: a proxy, costly on every call, and one
+        // a confined build could not run.
+        if toolchain.rustc_resolved {
+            build_env.push((OsString::from("RUSTC"), toolchain.rustc.clone()));
         }
-        let cargo = direct("cargo").map_or_else(
-            // Inside `cargo llm-bench`, cargo tells us which cargo binary it is.
-            || std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo")),
-            PathBuf::into_os_string,
-        );
         // rustfmt looks for config in parent folders; the user's must not change scoring.
         std::fs::write(root.join("rustfmt.toml"), "")?;
         let policy = Policy::detect(options.request, sysroot.into_iter().collect(), cargo_home)?;
@@ -152,7 +157,7 @@ impl Sandbox {
             root,
             jobs: options.jobs.max(1),
             build_env,
-            cargo,
+            toolchain,
             policy: Arc::new(policy),
             keep_scratch: options.keep_scratch,
             _lock: lock,
@@ -177,7 +182,7 @@ impl Sandbox {
     }
 
     pub(crate) fn cargo(&self) -> &OsString {
-        &self.cargo
+        &self.toolchain.cargo
     }
 
     /// Confinement for untrusted work that may write only `writable`.
@@ -204,7 +209,7 @@ impl Sandbox {
 
     /// `rustc -V` as the builds see it, for reports.
     pub fn rustc_version(&self) -> String {
-        let job = process::Job::new("rustc", &self.root, Duration::from_secs(30))
+        let job = process::Job::new(&self.toolchain.rustc, &self.root, Duration::from_secs(30))
             .envs(self.build_env())
             .arg("-V");
         match process::run(&job) {
@@ -239,17 +244,4 @@ pub fn surface_typed_error(error: anyhow::Error) -> anyhow::Error {
         return anyhow::Error::new(unresolved.clone());
     }
     error
-}
-
-/// The active toolchain's sysroot (`rustc --print sysroot`, trusted toolchain work).
-fn toolchain_sysroot(root: &Path, build_env: &[(OsString, OsString)]) -> Option<PathBuf> {
-    let mut env = build_env.to_vec();
-    if let Some(path) = std::env::var_os("PATH") {
-        env.push((OsString::from("PATH"), path));
-    }
-    let job = process::Job::new("rustc", root, Duration::from_secs(30))
-        .envs(&env)
-        .args(["--print", "sysroot"]);
-    let finished = process::run(&job).ok().filter(process::Finished::success)?;
-    std::fs::canonicalize(finished.stdout.trim()).ok()
 }
