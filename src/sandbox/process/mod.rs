@@ -176,7 +176,7 @@ pub fn run(job: &Job) -> std::io::Result<Finished> {
     let overflow = Arc::new(AtomicBool::new(false));
     let stdout = drain(child.stdout.take(), job.output_cap, Arc::clone(&overflow));
     let stderr = drain(child.stderr.take(), job.output_cap, Arc::clone(&overflow));
-    let ended = wait(&mut child, job.timeout, &overflow);
+    let ended = wait(child, job.timeout, &overflow);
     // Whatever the process started and left behind goes with it.
     tree.kill();
     let process_limit_hit = tree.process_limit_hit();
@@ -404,40 +404,56 @@ enum Ended {
 
 /// Waits for the child; past the timeout or the output cap the whole group gets SIGTERM,
 /// then SIGKILL; an interruption kills it and returns [`Interrupted`].
-fn wait(child: &mut Child, timeout: Duration, overflow: &AtomicBool) -> std::io::Result<Ended> {
+///
+/// A thread of its own blocks in `wait`, so an exit is seen the moment it happens (polling
+/// would add its interval to every one of thousands of short test runs); this thread wakes
+/// every few milliseconds for the timeout, the output cap and interruptions.
+fn wait(mut child: Child, timeout: Duration, overflow: &AtomicBool) -> std::io::Result<Ended> {
+    let group = Pid::from_raw(child.id() as i32);
+    let (exited, exit) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let _ = exited.send(child.wait());
+    });
     let deadline = Instant::now() + timeout;
-    let mut pause = Duration::from_millis(1);
+    let stop = |ended: Ended| -> std::io::Result<Ended> {
+        kill_group(group, &exit)?;
+        Ok(ended)
+    };
     loop {
-        if let Some(status) = child.try_wait()? {
-            return Ok(Ended::Exited(status));
+        match exit.recv_timeout(Duration::from_millis(5)) {
+            Ok(status) => return Ok(Ended::Exited(status?)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                return Err(std::io::Error::other("lost the wait for a child process"))
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
         }
         if interruption().is_some() {
-            kill_group(child);
+            stop(Ended::TimedOut)?;
             check_interrupted()?;
         }
         if overflow.load(Ordering::SeqCst) {
-            kill_group(child);
-            return Ok(Ended::Overflowed);
+            return stop(Ended::Overflowed);
         }
         if Instant::now() >= deadline {
-            kill_group(child);
-            return Ok(Ended::TimedOut);
+            return stop(Ended::TimedOut);
         }
-        thread::sleep(pause);
-        pause = (pause * 2).min(Duration::from_millis(20));
     }
 }
 
-fn kill_group(child: &mut Child) {
-    let group = Pid::from_raw(child.id() as i32);
+/// SIGTERM to the group, a moment's grace, then SIGKILL; returns once the child is reaped.
+fn kill_group(
+    group: Pid,
+    exit: &std::sync::mpsc::Receiver<std::io::Result<ExitStatus>>,
+) -> std::io::Result<()> {
     let _ = killpg(group, Signal::SIGTERM);
-    let grace_deadline = Instant::now() + TERM_GRACE;
-    while Instant::now() < grace_deadline && matches!(child.try_wait(), Ok(None)) {
-        thread::sleep(Duration::from_millis(10));
-    }
+    let ended_in_grace = exit.recv_timeout(TERM_GRACE).is_ok();
     // Children of the group may outlive the leader, so the group is killed either way.
     let _ = killpg(group, Signal::SIGKILL);
-    let _ = child.wait();
+    if !ended_in_grace {
+        exit.recv()
+            .map_err(|_| std::io::Error::other("lost the wait for a child process"))??;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
