@@ -23,7 +23,7 @@ pub fn main() -> ExitCode {
         // clap prints help and version to stdout (exit 0) and usage errors to stderr (exit 2).
         Err(error) => error.exit(),
     };
-    if let Err(error) = sandbox::process::kill_children_on_interrupt() {
+    if let Err(error) = sandbox::watch_interrupts() {
         eprintln!("warning: cannot watch for Ctrl-C ({error}); an interrupted run may leave processes behind");
     }
     let result = match cli.command {
@@ -36,6 +36,11 @@ pub fn main() -> ExitCode {
         None => cli::Settings::for_run(&cli.global, cli.run)
             .and_then(|settings| commands::run::run(&settings)),
     };
+    // However the run unwound, an interrupted run ends as the signal says (130, 143).
+    if let Some(interrupted) = sandbox::interruption() {
+        eprintln!("error: {interrupted}");
+        return ExitCode::from(interrupted.exit_code());
+    }
     let kind = match result {
         Ok(commands::Outcome(kind)) => kind,
         Err(error) => {

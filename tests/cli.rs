@@ -527,8 +527,12 @@ fn hostile_answers_fail_their_own_tests_and_leave_their_neighbours_alone() {
     }
     // `injector` planted a failing test in a module named like this neighbour's.
     assert!(verdict("honest-neighbour"));
-    // A flood of output is capped, not fatal: the answer is right, so it passes.
-    assert!(verdict("output-flood"));
+    // A flood of output meets the output limit, and says so.
+    assert!(!verdict("output-flood"));
+    let flood = case(report, "output-flood")["attempts"][0]["stages"][2]["diagnostics"]
+        .as_str()
+        .unwrap();
+    assert!(flood.contains("output limit"), "{flood}");
     let hog = case(report, "compiler-memory-hog");
     assert_eq!(
         final_stages(hog).last().unwrap(),
@@ -537,7 +541,10 @@ fn hostile_answers_fail_their_own_tests_and_leave_their_neighbours_alone() {
     let disk = case(report, "disk-filler")["attempts"][0]["stages"][2]["diagnostics"]
         .as_str()
         .unwrap();
-    assert!(disk.contains("killed by signal 25"), "{disk}");
+    assert!(
+        disk.contains("file size limit (killed by signal 25)"),
+        "{disk}"
+    );
 }
 
 #[test]
@@ -582,7 +589,7 @@ fn an_answer_that_never_finishes_compiling_does_not_take_its_neighbour_down() {
     assert!(spinner["attempts"][0]["stages"][1]["diagnostics"]
         .as_str()
         .unwrap()
-        .contains("timed out"));
+        .contains("timeout"));
     assert_eq!(case(&report, "honest")["passed"], true);
 }
 

@@ -68,8 +68,8 @@ fn sandbox(settings: &Settings) -> anyhow::Result<Sandbox> {
             settings.scratch_dir.display()
         )
     })?;
-    if !sandbox.network_isolated {
-        eprintln!("warning: this machine allows no network namespace, so generated code runs with network access");
+    if let Some(warning) = sandbox.warning() {
+        eprintln!("warning: {warning}");
     }
     Ok(sandbox)
 }

@@ -47,6 +47,32 @@ pub struct CaseSettings {
     pub stages: Vec<Stage>,
     pub coverage: f64,
     pub dependencies: BTreeMap<String, String>,
+    /// What the answer's test process may use (`limits:`).
+    pub limits: TestLimits,
+}
+
+/// Resource limits of a case's test process; CPU time follows `timeout`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TestLimits {
+    /// Address space, in bytes (`memory`).
+    pub memory_bytes: u64,
+    /// Processes and threads alive at once (`processes`).
+    pub processes: u32,
+    /// Largest file the tests may write, in bytes (`file-size`).
+    pub file_bytes: u64,
+    /// Bytes of stdout and of stderr kept before the process is stopped (`output`).
+    pub output_bytes: u64,
+}
+
+impl Default for TestLimits {
+    fn default() -> Self {
+        TestLimits {
+            memory_bytes: 2 << 30,
+            processes: 64,
+            file_bytes: 64 << 20,
+            output_bytes: 1 << 20,
+        }
+    }
 }
 
 impl Default for CaseSettings {
@@ -63,6 +89,7 @@ impl Default for CaseSettings {
             stages: Stage::ALL.to_vec(),
             coverage: 0.8,
             dependencies: BTreeMap::new(),
+            limits: TestLimits::default(),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Checks a located YAML tree against suite format v1, collecting every problem.
 
 use super::node::{self, Node, Value};
-use super::{Case, CaseSettings, Diagnostic, Mode, Stage};
+use super::{Case, CaseSettings, Diagnostic, Mode, Stage, TestLimits};
 use std::collections::{BTreeMap, HashSet};
 use std::time::Duration;
 
@@ -17,7 +17,9 @@ const SETTING_KEYS: &[&str] = &[
     "stages",
     "coverage",
     "dependencies",
+    "limits",
 ];
+const LIMIT_KEYS: &[&str] = &["memory", "processes", "file-size", "output"];
 const CASE_ONLY_KEYS: &[&str] = &["id", "prompt", "reference", "tests", "tags"];
 const EDITIONS: &[&str] = &["2015", "2018", "2021", "2024"];
 /// Longer timeouts are surely typos, and would overflow deadline arithmetic.
@@ -269,9 +271,81 @@ impl Checker {
                     settings.dependencies = dependencies;
                 }
             }
+            "limits" => self.limits(&mut settings.limits, node, key),
             _ => return false,
         }
         true
+    }
+
+    /// Applies the keys of a `limits:` mapping; keys left out keep the value they had.
+    fn limits(&mut self, limits: &mut TestLimits, node: &Node, key: &str) {
+        let Some(entries) = self.entries(node, key, LIMIT_KEYS) else {
+            return;
+        };
+        for (name, value) in entries {
+            let entry_key = join(key, name);
+            match name {
+                "processes" => {
+                    if let Some(count) = self.integer(value, &entry_key, 1, 100_000) {
+                        limits.processes = count as u32;
+                    }
+                }
+                "memory" => {
+                    if let Some(bytes) = self.size(value, &entry_key, 64 << 20) {
+                        limits.memory_bytes = bytes;
+                    }
+                }
+                "file-size" => {
+                    if let Some(bytes) = self.size(value, &entry_key, 1 << 10) {
+                        limits.file_bytes = bytes;
+                    }
+                }
+                "output" => {
+                    if let Some(bytes) = self.size(value, &entry_key, 1 << 10) {
+                        limits.output_bytes = bytes;
+                    }
+                }
+                _ => unreachable!("entries() only returns allowed keys"),
+            }
+        }
+    }
+
+    /// A size in bytes: an integer, or a number with a unit (`512MiB`, `2GiB`, `1GB`), at
+    /// least `min` and at most 1 TiB.
+    fn size(&mut self, node: &Node, key: &str, min: u64) -> Option<u64> {
+        const MAX: u64 = 1 << 40;
+        let bytes = match &node.value {
+            Value::Int(value) => u64::try_from(*value).ok(),
+            Value::Str(text) => parse_size(text),
+            other => {
+                self.report(
+                    node,
+                    key,
+                    format!("expected a size, found {}", other.kind()),
+                );
+                return None;
+            }
+        };
+        match bytes {
+            Some(bytes) if (min..=MAX).contains(&bytes) => Some(bytes),
+            Some(bytes) => {
+                self.report(
+                    node,
+                    key,
+                    format!("{bytes} bytes is out of range {min}..={MAX}"),
+                );
+                None
+            }
+            None => {
+                self.report_with_hint(
+                    node,
+                    key,
+                    "not a size",
+                    Some("write it like `512MiB`, `2GiB` or a number of bytes".to_owned()),
+                );
+                None
+            }
+        }
     }
 
     fn stages(&mut self, node: &Node, key: &str) -> Option<Vec<Stage>> {
@@ -612,6 +686,28 @@ fn did_you_mean<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
         .map(|(_, candidate)| candidate)
 }
 
+/// `512MiB`, `2 GiB`, `1GB`, `4096` → bytes.
+fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number.parse().ok()?;
+    let scale: u64 = match unit.trim() {
+        "" | "B" => 1,
+        "KiB" => 1 << 10,
+        "MiB" => 1 << 20,
+        "GiB" => 1 << 30,
+        "TiB" => 1 << 40,
+        "KB" | "kB" => 1_000,
+        "MB" => 1_000_000,
+        "GB" => 1_000_000_000,
+        _ => return None,
+    };
+    number.checked_mul(scale)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -737,5 +833,32 @@ mod tests {
                 prop_assert_eq!(&validated.cases[0].tests, &tests);
             }
         }
+    }
+
+    #[test]
+    fn limits_set_in_defaults_are_overridden_key_by_key_in_a_case() {
+        let text = "defaults:\n  limits: {memory: 4GiB, output: 2MiB}\ncases:\n  - id: a\n    prompt: p\n    reference: r\n    tests: \"#[test] fn t() {}\"\n    limits:\n      processes: 8\n";
+        let validated = validate(text, "s").unwrap();
+        let limits = validated.cases[0].settings.limits;
+        assert_eq!(
+            (limits.memory_bytes, limits.output_bytes, limits.processes),
+            (4 << 30, 2 << 20, 8)
+        );
+        assert_eq!(limits.file_bytes, TestLimits::default().file_bytes);
+    }
+
+    #[test]
+    fn a_limit_that_is_not_a_size_is_reported_at_its_key() {
+        let text =
+            format!("defaults:\n  limits:\n    memory: lots\n    file-sise: 1MiB\n{MINIMAL}");
+        let keys: Vec<String> = validate(&text, "s")
+            .unwrap_err()
+            .into_iter()
+            .map(|diagnostic| diagnostic.key)
+            .collect();
+        assert_eq!(
+            keys,
+            ["defaults.limits.memory", "defaults.limits.file-sise"]
+        );
     }
 }

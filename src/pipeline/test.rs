@@ -1,0 +1,194 @@
+//! The test stage: the hidden tests built against each answer, then run apart for each answer.
+
+use super::{trim, Funnel, StageDetail, StageOutcome};
+use crate::sandbox::{BuildKind, BuildOutcome, Member};
+use crate::suite::Stage;
+use rayon::prelude::*;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::time::Duration;
+
+impl Funnel<'_> {
+    /// Builds and runs the hidden tests; returns the builds of the answers whose tests passed.
+    pub(super) fn test(&mut self) -> anyhow::Result<Vec<BuildOutcome>> {
+        let due = self.due(Stage::Test);
+        let needs_coverage = |index: &usize| {
+            self.submissions[*index]
+                .case
+                .settings
+                .stages
+                .contains(&Stage::Coverage)
+        };
+        let (instrumented, plain): (Vec<usize>, Vec<usize>) =
+            due.iter().partition(|index| needs_coverage(index));
+        let mut builds = Vec::new();
+        for (instrument, indices) in [(true, instrumented), (false, plain)] {
+            let members: Vec<Member> = indices
+                .iter()
+                .map(|&index| self.member(index, true))
+                .collect();
+            builds.extend(
+                self.sandbox
+                    .build(BuildKind::Test { instrument }, &members)?,
+            );
+        }
+
+        // One listing per test binary, the binaries listed side by side.
+        let executables: HashSet<PathBuf> = builds
+            .iter()
+            .filter_map(|b| b.compiled.as_ref()?.executable.clone())
+            .collect();
+        let listed: HashMap<PathBuf, Vec<String>> = executables
+            .into_par_iter()
+            .map(|executable| {
+                let tests = self
+                    .sandbox
+                    .list_tests(&executable, Duration::from_secs(30))?;
+                Ok((executable, tests))
+            })
+            .collect::<std::io::Result<_>>()?;
+        let runs: Vec<(BuildOutcome, StageOutcome)> = builds
+            .into_par_iter()
+            .map(|built| {
+                let outcome = self.run_tests(&built, &listed)?;
+                Ok((built, outcome))
+            })
+            .collect::<std::io::Result<_>>()?;
+        let mut passed_builds = Vec::new();
+        for (built, outcome) in runs {
+            let index = built.member;
+            if outcome.passed {
+                passed_builds.push(built);
+            }
+            self.outcomes[index].push(outcome);
+        }
+        Ok(passed_builds)
+    }
+
+    fn run_tests(
+        &self,
+        built: &BuildOutcome,
+        listed: &HashMap<PathBuf, Vec<String>>,
+    ) -> std::io::Result<StageOutcome> {
+        let settings = &self.submissions[built.member].case.settings;
+        let compiled = built
+            .compiled
+            .as_ref()
+            .and_then(|compiled| Some((compiled, compiled.executable.as_ref()?)));
+        let Some((compiled, executable)) = compiled else {
+            return Ok(StageOutcome {
+                stage: Stage::Test,
+                passed: false,
+                elapsed: built.elapsed,
+                detail: StageDetail::Test {
+                    passed: 0,
+                    total: 0,
+                },
+                diagnostics: trim(&format!(
+                    "the hidden tests do not build against this answer:\n{}",
+                    built.diagnostics
+                )),
+            });
+        };
+        let expected = listed
+            .get(executable)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        let run = self.sandbox.run_tests(
+            executable,
+            &compiled.test_filter,
+            expected,
+            &format!("case_{}", built.member),
+            settings.timeout,
+            crate::sandbox::Limits {
+                memory_bytes: settings.limits.memory_bytes,
+                file_bytes: settings.limits.file_bytes,
+                // The sandbox makes CPU time follow the timeout.
+                cpu_seconds: settings.timeout.as_secs() + 1,
+                processes: settings.limits.processes,
+                output_bytes: usize::try_from(settings.limits.output_bytes).unwrap_or(usize::MAX),
+            },
+        )?;
+        Ok(StageOutcome {
+            stage: Stage::Test,
+            passed: run.all_passed(),
+            elapsed: built.elapsed + run.elapsed,
+            detail: StageDetail::Test {
+                passed: run.passed,
+                total: run.total,
+            },
+            diagnostics: if run.total == 0 && !run.timed_out {
+                "the hidden tests define no test that runs".to_owned()
+            } else {
+                // Say it as if the answer were the crate: no scratch paths or module prefixes.
+                let output = run
+                    .output
+                    .replace(&compiled.source_file.display().to_string(), "src/lib.rs")
+                    .replace(&compiled.hidden_file.display().to_string(), "src/tests.rs");
+                let output = if compiled.test_filter.is_empty() {
+                    output
+                } else {
+                    output.replace(&compiled.test_filter, "")
+                };
+                trim(&without_batch_artifacts(&output))
+            },
+        })
+    }
+}
+
+/// libtest's summary says how many tests of *other* answers the filter skipped, and a time;
+/// panic messages name a thread id. None says anything about this answer, and all would make
+/// reports unstable from run to run.
+fn without_batch_artifacts(output: &str) -> String {
+    output
+        .lines()
+        .map(|line| match line.strip_prefix("test result: ") {
+            None if line.starts_with("thread '") => without_thread_id(line),
+            Some(summary) => {
+                let kept: Vec<&str> = summary
+                    .split("; ")
+                    .filter(|part| {
+                        !part.ends_with("filtered out") && !part.starts_with("finished in")
+                    })
+                    .collect();
+                format!("test result: {}", kept.join("; "))
+            }
+            None => line.to_owned(),
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// `thread 'tests::a' (4242) panicked at …` → `thread 'tests::a' panicked at …`.
+fn without_thread_id(line: &str) -> String {
+    let Some(open) = line.find("' (") else {
+        return line.to_owned();
+    };
+    let rest = &line[open + 3..];
+    match rest.find(") ") {
+        Some(close) if rest[..close].bytes().all(|b| b.is_ascii_digit()) => {
+            format!("{}' {}", &line[..open], &rest[close + 2..])
+        }
+        _ => line.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn test_output_loses_what_batching_and_threads_put_in_it() {
+        let output = "thread 'tests::a' (4242) panicked at src/lib.rs:3:9:\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured; 40 filtered out; finished in 0.01s";
+        assert_eq!(
+            without_batch_artifacts(output),
+            "thread 'tests::a' panicked at src/lib.rs:3:9:\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured"
+        );
+    }
+
+    #[test]
+    fn a_thread_name_with_parentheses_is_left_alone() {
+        let line = "thread 'tests::odd (x) name' panicked at src/lib.rs:1:1:";
+        assert_eq!(without_thread_id(line), line);
+    }
+}
