@@ -13,7 +13,7 @@ use crate::provider::{
     AttemptKey, Generation, GenerationEnd, GenerationMetrics, Message, ModelSpec, Prepared,
     Provider, ProviderError, ProviderEvent, Request, RequestLimits, Retries, Role, Sampling,
 };
-use crate::sandbox::Sandbox;
+use crate::sandbox::{interruption, Sandbox};
 use crate::score;
 use crate::suite::{Case, Mode, Stage, Suite};
 use futures_util::stream::{FuturesUnordered, StreamExt};
@@ -235,6 +235,8 @@ pub fn run(
     let (job_sender, job_receiver) = tokio::sync::mpsc::unbounded_channel::<Job>();
     let (answer_sender, answer_receiver) = mpsc::channel::<Answered>();
     let (prepared_sender, prepared_receiver) = mpsc::channel();
+    // Dropped with the coordinator: the generation side then drops whatever is in flight.
+    let (stop_sender, stop_receiver) = tokio::sync::oneshot::channel::<()>();
 
     std::thread::scope(|scope| {
         let generation = GenerationSide {
@@ -243,7 +245,9 @@ pub fn run(
             cpu: &cpu,
             on_event,
         };
-        scope.spawn(move || generation.serve(job_receiver, answer_sender, prepared_sender));
+        scope.spawn(move || {
+            generation.serve(job_receiver, answer_sender, prepared_sender, stop_receiver)
+        });
         let mut coordinator = Coordinator {
             sandbox,
             plan,
@@ -256,6 +260,7 @@ pub fn run(
             started: vec![None; contestants.len()],
             finished: vec![None; contestants.len()],
             jobs: job_sender,
+            _stop: stop_sender,
             in_flight: 0,
             cpu: &cpu,
         };
@@ -278,6 +283,7 @@ impl GenerationSide<'_> {
         mut jobs: tokio::sync::mpsc::UnboundedReceiver<Job>,
         answers: mpsc::Sender<Answered>,
         prepared: mpsc::Sender<(usize, Result<Prepared, ProviderError>)>,
+        mut stop: tokio::sync::oneshot::Receiver<()>,
     ) {
         let runtime = match tokio::runtime::Builder::new_current_thread()
             .enable_all()
@@ -318,8 +324,16 @@ impl GenerationSide<'_> {
                         (index, contestant.provider.prepare().await)
                     })
                     .collect();
-            while let Some(result) = preparing.next().await {
-                let _ = prepared.send(result);
+            loop {
+                tokio::select! {
+                    result = preparing.next() => match result {
+                        Some(result) => {
+                            let _ = prepared.send(result);
+                        }
+                        None => break,
+                    },
+                    _ = &mut stop => return,
+                }
             }
             drop(preparing);
 
@@ -339,7 +353,7 @@ impl GenerationSide<'_> {
                             return;
                         }
                     }
-                    else => return,
+                    _ = &mut stop => return,
                 }
             }
         });
@@ -435,6 +449,7 @@ struct Coordinator<'a> {
     started: Vec<Option<Instant>>,
     finished: Vec<Option<Instant>>,
     jobs: tokio::sync::mpsc::UnboundedSender<Job>,
+    _stop: tokio::sync::oneshot::Sender<()>,
     in_flight: usize,
     cpu: &'a RwLock<()>,
 }
@@ -445,10 +460,17 @@ impl Coordinator<'_> {
         prepared: &mpsc::Receiver<(usize, Result<Prepared, ProviderError>)>,
         answers: &mpsc::Receiver<Answered>,
     ) -> Result<Vec<ModelRun>, RunError> {
-        for _ in 0..self.contestants.len() {
-            let Ok((contestant, result)) = prepared.recv() else {
-                break;
+        let mut unprepared = self.contestants.len();
+        while unprepared > 0 {
+            if interruption().is_some() {
+                return Ok(self.finish());
+            }
+            let (contestant, result) = match prepared.recv_timeout(POLL) {
+                Ok(prepared) => prepared,
+                Err(mpsc::RecvTimeoutError::Timeout) => continue,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
             };
+            unprepared -= 1;
             let model = &self.contestants[contestant].model;
             match result {
                 Ok(prepared) => {
@@ -464,6 +486,10 @@ impl Coordinator<'_> {
         }
 
         loop {
+            // Ctrl-C: stop asking, keep what was scored; `finish` leaves out the rest.
+            if interruption().is_some() {
+                break;
+            }
             let waiting: Vec<usize> = (0..self.conversations.len())
                 .filter(|&index| self.conversations[index].generated.is_some())
                 .collect();
@@ -471,8 +497,11 @@ impl Coordinator<'_> {
                 break;
             }
             if !waiting.is_empty() && self.batch_is_due(&waiting) {
-                self.score(&waiting)?;
-                continue;
+                match self.score(&waiting) {
+                    Ok(()) => continue,
+                    Err(_) if interruption().is_some() => break,
+                    Err(error) => return Err(error),
+                }
             }
             match answers.recv_timeout(POLL) {
                 Ok(answered) => self.receive(answered),
@@ -712,9 +741,14 @@ impl Coordinator<'_> {
                 stopped: self.stop_reasons[index].clone(),
             })
             .collect();
+        let interrupted = interruption().is_some();
         for conversation in std::mem::take(&mut self.conversations) {
             let mut run = conversation.run;
-            if !conversation.done && run.provider_error.is_none() {
+            if interrupted && !conversation.done && run.attempts.is_empty() {
+                // Never finished before the interrupt: not a result of the model's.
+                continue;
+            }
+            if !conversation.done && run.provider_error.is_none() && !interrupted {
                 // Never asked: the model was stopped first.
                 run.provider_error = Some(ProviderFailure {
                     reason: self.stop_reasons[conversation.contestant]

@@ -1,7 +1,7 @@
 //! The configuration file: `llm-bench.toml` at the workspace root, or the `llm-bench` table of
 //! `[package.metadata]` or `[workspace.metadata]` in Cargo.toml (first found wins).
 
-use super::FormatArg;
+use super::{FormatArg, SandboxArg};
 pub use crate::provider::ProviderProfile;
 use crate::score::Weights;
 use serde::Deserialize;
@@ -18,6 +18,7 @@ pub struct Config {
     pub min_score: Option<f64>,
     pub output: Option<PathBuf>,
     pub format: Option<FormatArg>,
+    pub sandbox: Option<SandboxArg>,
     pub repairs: Option<u32>,
     pub timeout: Option<String>,
     pub temperature: Option<f64>,

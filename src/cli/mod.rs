@@ -64,6 +64,26 @@ pub struct ScoringArgs {
     /// Output for machines or people [config: format].
     #[arg(long, value_enum)]
     pub format: Option<FormatArg>,
+    /// How generated code is confined: bubblewrap when it works here, else `unshare` with a
+    /// warning (`auto`); `none` only when asked for [config: sandbox; default: auto].
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub sandbox: Option<SandboxArg>,
+    /// Leave the scratch workspaces and test folders under target/llm-bench for inspection.
+    #[arg(long)]
+    pub keep_scratch: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SandboxArg {
+    /// bubblewrap when available, else unshare with a warning.
+    Auto,
+    /// bubblewrap, or fail.
+    Bwrap,
+    /// Namespaces the kernel allows, no private filesystem view.
+    Unshare,
+    /// Resource limits only: generated code sees the machine.
+    None,
 }
 
 #[derive(Debug, Args, Default)]

@@ -4,9 +4,10 @@
 //! does not compile.
 
 use super::config::{self, Config};
-use super::{FormatArg, GlobalArgs, ModelsArgs, RunArgs, ScoringArgs, ValidateArgs};
+use super::{FormatArg, GlobalArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs, ValidateArgs};
 use crate::error::bad_input;
 use crate::provider::{ModelSpec, ProviderProfile};
+use crate::sandbox::SandboxRequest;
 use crate::score::Weights;
 use crate::suite::CaseSettings;
 use anyhow::Context;
@@ -77,6 +78,8 @@ pub struct Settings {
     pub overrides: CaseOverrides,
     pub weights: Weights,
     pub progress: bool,
+    pub sandbox: SandboxRequest,
+    pub keep_scratch: bool,
     /// The config's `[providers.NAME]` tables.
     pub profiles: BTreeMap<String, ProviderProfile>,
 }
@@ -224,6 +227,7 @@ impl Settings {
             coverage: config_coverage,
             weights,
             providers,
+            sandbox: _,
             suites: _,
             jobs: _,
             format: _,
@@ -318,6 +322,8 @@ impl Settings {
             jobs,
             timeout,
             format,
+            sandbox,
+            keep_scratch,
         } = scoring;
         let workspace = find_workspace(manifest_path.as_deref())?;
         let config = config::load(&workspace.root, &workspace.manifests)?;
@@ -363,6 +369,13 @@ impl Settings {
             },
             weights: Weights::default(),
             progress: !no_progress,
+            sandbox: match sandbox.or(config.sandbox) {
+                Some(SandboxArg::Auto) | None => SandboxRequest::Auto,
+                Some(SandboxArg::Bwrap) => SandboxRequest::Bwrap,
+                Some(SandboxArg::Unshare) => SandboxRequest::Unshare,
+                Some(SandboxArg::None) => SandboxRequest::None,
+            },
+            keep_scratch,
             profiles: BTreeMap::new(),
         };
         Ok((settings, config))

@@ -6,7 +6,7 @@ pub mod validate;
 
 use crate::cli::{CaseOverrides, Settings};
 use crate::error::{bad_input, ExitKind};
-use crate::sandbox::Sandbox;
+use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::suite::{self, Suite};
 use anyhow::Context;
 use std::collections::HashMap;
@@ -62,7 +62,12 @@ fn reference_answers(suites: &[Suite]) -> HashMap<(String, String), String> {
 }
 
 fn sandbox(settings: &Settings) -> anyhow::Result<Sandbox> {
-    let sandbox = Sandbox::open(&settings.scratch_dir, settings.jobs).with_context(|| {
+    let options = SandboxOptions {
+        jobs: settings.jobs,
+        request: settings.sandbox,
+        keep_scratch: settings.keep_scratch,
+    };
+    let sandbox = Sandbox::open_with(&settings.scratch_dir, options).with_context(|| {
         format!(
             "cannot open the scratch folder {}",
             settings.scratch_dir.display()

@@ -56,6 +56,9 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         samples: settings.samples,
         weights: settings.weights,
         rustc: sandbox.rustc_version(),
+        sandbox: sandbox.level().to_string(),
+        // An interrupted run still writes what it scored, marked as such.
+        complete: crate::sandbox::interruption().is_none(),
         created,
     };
     let date = created.format("%Y%m%d").to_string();

@@ -35,6 +35,10 @@ pub struct Report {
     pub rustc: String,
     /// RFC 3339, UTC.
     pub created: String,
+    /// How generated code was confined: `bwrap`, `unshare` or `none`.
+    pub sandbox: String,
+    /// False when the run was interrupted: the cases hold what was scored before it stopped.
+    pub complete: bool,
     pub provider: String,
     pub model: String,
     pub suites: Vec<SuiteInfo>,
@@ -374,6 +378,8 @@ pub struct RunInfo<'a> {
     pub weights: Weights,
     pub rustc: String,
     pub created: chrono::DateTime<chrono::Utc>,
+    pub sandbox: String,
+    pub complete: bool,
 }
 
 pub fn build_report(info: &RunInfo, run: &ModelRun) -> Report {
@@ -392,6 +398,8 @@ pub fn build_report(info: &RunInfo, run: &ModelRun) -> Report {
         created: info
             .created
             .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        sandbox: info.sandbox.clone(),
+        complete: info.complete,
         provider: run.model.provider.clone(),
         model: run.model.model.clone(),
         suites: info
