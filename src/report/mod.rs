@@ -777,6 +777,8 @@ mod tests {
             weights: Weights::default(),
             rustc: "rustc 1.0".to_owned(),
             created: chrono::Utc::now(),
+            sandbox: "bwrap".to_owned(),
+            complete: true,
         };
         build_report(&info, run)
     }

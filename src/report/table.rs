@@ -445,6 +445,8 @@ mod tests {
             },
             rustc: String::new(),
             created: String::new(),
+            sandbox: "bwrap".to_owned(),
+            complete: true,
             provider: provider.to_owned(),
             model: model.to_owned(),
             suites: Vec::new(),
