@@ -245,3 +245,31 @@ pub fn surface_typed_error(error: anyhow::Error) -> anyhow::Error {
     }
     error
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_interruption_inside_an_io_error_is_found_by_downcast() {
+        let io = std::io::Error::new(std::io::ErrorKind::Interrupted, Interrupted { signal: 15 });
+        let error = surface_typed_error(anyhow::Error::new(io).context("while scoring"));
+        let interrupted = error.downcast_ref::<Interrupted>().unwrap();
+        assert_eq!(interrupted.exit_code(), 143);
+    }
+
+    #[test]
+    fn a_suites_unfetchable_dependency_is_found_by_downcast() {
+        let unresolved = UnresolvedDependencies {
+            dependencies: vec!["nope = \"1\"".to_owned()],
+            cargo_says: "no matching package".to_owned(),
+        };
+        let error = surface_typed_error(anyhow::Error::new(std::io::Error::other(
+            unresolved.clone(),
+        )));
+        assert_eq!(
+            error.downcast_ref::<UnresolvedDependencies>(),
+            Some(&unresolved)
+        );
+    }
+}
