@@ -6,7 +6,7 @@ pub mod validate;
 
 use crate::cli::{CaseOverrides, Settings};
 use crate::error::{bad_input, ExitKind};
-use crate::sandbox::{Sandbox, SandboxOptions};
+use crate::sandbox::{Sandbox, SandboxOptions, UnresolvedDependencies};
 use crate::suite::{self, Suite};
 use anyhow::Context;
 use std::collections::HashMap;
@@ -77,6 +77,43 @@ fn sandbox(settings: &Settings) -> anyhow::Result<Sandbox> {
         eprintln!("warning: {warning}");
     }
     Ok(sandbox)
+}
+
+/// A scoring error that is the suites' fault, not any model's: a dependency that cannot be
+/// fetched is bad input naming the suite files that ask for it.
+fn scoring_error(error: anyhow::Error, suites: &[Suite]) -> anyhow::Error {
+    let Some(unresolved) = error.downcast_ref::<UnresolvedDependencies>() else {
+        return error;
+    };
+    let names: Vec<&str> = unresolved
+        .dependencies
+        .iter()
+        .map(|dependency| dependency.split(" = ").next().unwrap_or(dependency))
+        .collect();
+    let files: Vec<String> = suites
+        .iter()
+        .filter(|suite| {
+            suite.cases.iter().any(|case| {
+                case.settings
+                    .dependencies
+                    .keys()
+                    .any(|name| names.contains(&name.as_str()))
+            })
+        })
+        .map(|suite| suite.path.display().to_string())
+        .collect();
+    bad_input(
+        anyhow::anyhow!(
+            "the dependencies of {} cannot be fetched from crates.io ({}):\n{}",
+            files.join(", "),
+            unresolved.dependencies.join(", "),
+            unresolved.cargo_says
+        ),
+        Some(
+            "fix the suite's `dependencies`: each must be a crate and version on crates.io"
+                .to_owned(),
+        ),
+    )
 }
 
 /// What a finished command tells `main`.

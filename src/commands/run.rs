@@ -48,7 +48,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         progress.handle(event)
     });
     progress.finish();
-    let runs = runs.map_err(|RunError::Scoring(error)| error)?;
+    let runs = runs.map_err(|RunError::Scoring(error)| super::scoring_error(error, &suites))?;
 
     let created = chrono::Utc::now();
     let info = RunInfo {

@@ -37,7 +37,7 @@ pub fn validate(settings: &Settings) -> anyhow::Result<Outcome> {
         progress.handle(event)
     });
     progress.finish();
-    let runs = runs.map_err(|RunError::Scoring(error)| error)?;
+    let runs = runs.map_err(|RunError::Scoring(error)| super::scoring_error(error, &suites))?;
 
     let mut failures = Vec::new();
     let mut total = 0;
