@@ -164,22 +164,22 @@ impl Sandbox {
                 unsettled.push(index);
             }
         }
-        if unsettled.is_empty() && !retry.is_empty() {
-            // Nothing could be pinned on any file: each answer is judged alone.
-            unsettled = std::mem::take(&mut retry);
-        }
         drop(folder);
 
-        let alone: Vec<Vec<(usize, Formatted)>> = unsettled
+        // The rest is asked again: each unsettled answer alone, the settled ones together.
+        let mut asked_again: Vec<Vec<usize>> =
+            unsettled.into_iter().map(|index| vec![index]).collect();
+        if asked_again.is_empty() {
+            // Nothing could be pinned on any file: each answer is judged alone.
+            asked_again.extend(retry.into_iter().map(|index| vec![index]));
+        } else if !retry.is_empty() {
+            asked_again.push(retry);
+        }
+        let answered: Vec<Vec<(usize, Formatted)>> = asked_again
             .par_iter()
-            .map(|&index| self.rustfmt_batch(requests, &[index]))
-            .chain(
-                (!retry.is_empty())
-                    .then(|| self.rustfmt_batch(requests, &retry))
-                    .into_par_iter(),
-            )
+            .map(|answers| self.rustfmt_batch(requests, answers))
             .collect::<std::io::Result<_>>()?;
-        for (index, mut formatted) in alone.into_iter().flatten() {
+        for (index, mut formatted) in answered.into_iter().flatten() {
             formatted.elapsed += share;
             outcomes.push((index, formatted));
         }
