@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Checks the reports of scripts/e2e-real-models.sh: every answer scored, speed from the server.
 
-Usage: check-e2e-reports.py CASES SERVER_LOG... -- REPORT_DIR:PROVIDER:MODEL...
+Usage: check-e2e-reports.py [--overhead-ms MS] CASES SERVER_LOG... -- REPORT_DIR:PROVIDER:MODEL...
 
 CASES is how many cases the suite has. Each SERVER_LOG is a llama.cpp server log: its
 `print_timing` lines are the server's own decode rates, which the reports' rates must match. Each
@@ -21,6 +21,11 @@ DECODE_LINE = re.compile(
     r"(?<!prompt )eval time =\s*([\d.]+) ms /\s*(\d+) tokens .*?([\d.]+) tokens per second"
 )
 RATE_TOLERANCE = 0.05
+# TTFT is our clock (send -> first token); the server's prompt time plus the request overhead
+# (measured by the smoke test) should be within this of it. Only a gross error fails the run
+# (a load or queue counted in, a TTFT taken at the end): the machine is shared and noisy.
+TTFT_CLOSE_MS = 10.0
+TTFT_GROSS_MS = 250.0
 
 
 def server_rates(logs):
@@ -46,6 +51,18 @@ def find_report(folder, provider, model):
         if report["provider"] == provider and report["model"] == model:
             return path, report
     raise SystemExit(f"error: no report for {provider}:{model} in {folder}")
+
+
+def ttft_gaps(report, overhead_ms):
+    """TTFT minus (server prompt time + request overhead), per attempt that has both."""
+    gaps = []
+    for case in report["cases"]:
+        for attempt in case["attempts"]:
+            metrics = attempt["metrics"]
+            ttft, prompt = metrics.get("ttft_ms"), metrics.get("server_prompt_ms")
+            if ttft is not None and prompt is not None:
+                gaps.append(ttft - prompt - overhead_ms)
+    return gaps
 
 
 def problems_of(report, cases, rates):
@@ -88,6 +105,9 @@ def problems_of(report, cases, rates):
 
 def main():
     args = sys.argv[1:]
+    overhead_ms = 0.0
+    if args[:1] == ["--overhead-ms"]:
+        overhead_ms, args = float(args[1]), args[2:]
     if "--" not in args or len(args) < 3:
         raise SystemExit(__doc__)
     split = args.index("--")
@@ -104,6 +124,19 @@ def main():
             f"{summary['mean_score']:.2f}, tokens/s p50 {decode_rate(summary)['p50']}, "
             f"ttft p50 {summary['ttft_ms']['p50']} ms  ({path.name})"
         )
+        gaps = ttft_gaps(report, overhead_ms)
+        if gaps:
+            close = sum(abs(gap) <= TTFT_CLOSE_MS for gap in gaps)
+            print(
+                f"  TTFT - (server prompt time + {overhead_ms:.1f} ms overhead): "
+                + ", ".join(f"{gap:+.1f}" for gap in gaps)
+                + f" ms; {close} of {len(gaps)} within {TTFT_CLOSE_MS:.0f} ms"
+            )
+            problems += [
+                f"TTFT {gap:+.1f} ms away from the server's prompt time plus overhead"
+                for gap in gaps
+                if abs(gap) > TTFT_GROSS_MS
+            ]
         for problem in problems:
             print(f"  problem: {problem}")
         failed |= bool(problems)

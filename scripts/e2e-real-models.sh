@@ -15,7 +15,8 @@
 #   --no-run   stop after the servers answer (install, serve, smoke-test, write the project)
 #   LLM_BENCH              the tool binary (default cargo-llm-bench)
 #   LLM_BENCH_MODEL_CACHE  where the models live (default ~/.cache/llm-bench-models)
-#   E2E_THREADS            llama.cpp threads per server (default: llama.cpp's choice)
+#   E2E_THREADS            llama.cpp threads per server (default 1: two servers on a 2-core
+#                          machine with llama.cpp's own choice each oversubscribe the CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -65,8 +66,7 @@ rm -rf "$work"
 mkdir -p "$work/project/src"
 
 step "serve Gemma 3 270M and Qwen2.5-Coder 0.5B on 127.0.0.1"
-threads=()
-[[ -n ${E2E_THREADS:-} ]] && threads=(--threads "$E2E_THREADS")
+threads=(--threads "${E2E_THREADS:-1}")
 gemma_port=$(free_port)
 qwen_port=$(free_port)
 start_server gemma "$work/gemma.log" "$MODEL_PYTHON" scripts/serve-model.py \
@@ -83,9 +83,12 @@ echo "gemma :$gemma_port, qwen :$qwen_port, ollama front :$front_port (logs in $
 
 step "smoke test: one short request each, with the server's timings and the client's view"
 python3 scripts/measure-request.py "http://127.0.0.1:$gemma_port" gemma3-270m \
-    --completion $'/// Returns 1.\npub fn one() -> i32 {' --max-tokens 8
+    --completion $'/// Returns 1.\npub fn one() -> i32 {' --max-tokens 8 | tee "$work/smoke-gemma.json"
 python3 scripts/measure-request.py "http://127.0.0.1:$qwen_port" qwen2.5-coder-0.5b \
-    --chat 'Say hi.' --max-tokens 8
+    --chat 'Say hi.' --max-tokens 8 | tee "$work/smoke-qwen.json"
+# The request overhead (first token minus the server's prompt time) as the smoke tests saw it.
+overhead_ms=$(python3 -c 'import json, sys; print(max(json.loads(open(p).read())["overhead_ms"] for p in sys.argv[1:]))' \
+    "$work/smoke-gemma.json" "$work/smoke-qwen.json")
 
 cat >"$work/project/Cargo.toml" <<'EOF'
 [package]
@@ -119,11 +122,22 @@ if ((run == 0)); then
 fi
 
 cd "$work/project"
+step "runs 1a and 1b: each model alone, for the wall-time comparison"
+run_started=$SECONDS
+run_tool "$tool" llm-bench run --suite "$suite" -m gemma:gemma3-270m \
+    --output "$work/reports-alone" --no-progress >/dev/null
+gemma_alone=$((SECONDS - run_started))
+run_started=$SECONDS
+run_tool "$tool" llm-bench run --suite "$suite" -m qwen:qwen2.5-coder-0.5b \
+    --output "$work/reports-alone" --no-progress >/dev/null
+qwen_alone=$((SECONDS - run_started))
+
 step "run 1: Gemma and Qwen at once, OpenAI-compatible"
 run_started=$SECONDS
 run_tool "$tool" llm-bench run --suite "$suite" -m gemma:gemma3-270m -m qwen:qwen2.5-coder-0.5b \
     --output "$work/reports-openai" --no-progress
-echo "run 1 took $((SECONDS - run_started))s"
+both=$((SECONDS - run_started))
+echo "wall time: both models in one run ${both}s; alone ${gemma_alone}s + ${qwen_alone}s = $((gemma_alone + qwen_alone))s"
 
 step "run 2: Qwen through the Ollama-protocol front"
 run_started=$SECONDS
@@ -132,7 +146,8 @@ OLLAMA_HOST="http://127.0.0.1:$front_port" run_tool "$tool" llm-bench run --suit
 echo "run 2 took $((SECONDS - run_started))s"
 
 step "check the reports"
-python3 "$root/scripts/check-e2e-reports.py" "$cases" "$work/gemma.log" "$work/qwen.log" -- \
+python3 "$root/scripts/check-e2e-reports.py" --overhead-ms "$overhead_ms" "$cases" \
+    "$work/gemma.log" "$work/qwen.log" -- \
     "$work/reports-openai:gemma:gemma3-270m" \
     "$work/reports-openai:qwen:qwen2.5-coder-0.5b" \
     "$work/reports-ollama:ollama:qwen2.5-coder:0.5b"
