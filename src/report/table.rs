@@ -374,7 +374,8 @@ pub fn render_model_list(provider: &str, models: &[ModelInfo], width: Option<u16
             column.set_cell_alignment(CellAlignment::Right);
         }
     }
-    format!("{provider}: {} models\n{table}", models.len())
+    let noun = if models.len() == 1 { "model" } else { "models" };
+    format!("{provider}: {} {noun}\n{table}", models.len())
 }
 
 fn human_bytes(bytes: u64) -> String {
@@ -568,7 +569,7 @@ mod tests {
             ..ModelInfo::default()
         }];
         let text = render_model_list("ollama", &models, Some(80));
-        assert!(text.starts_with("ollama: 1 models"), "{text}");
+        assert!(text.starts_with("ollama: 1 model\n"), "{text}");
         assert!(text.contains("4.7 GB") && text.contains("7.6B"), "{text}");
         assert!(text.contains(" - "), "{text}");
     }
