@@ -3,9 +3,13 @@
 //! Each test is one row of that table: what the user did, the message they get, the exit code.
 //! No input may panic: every run here is checked for exit 101 and for "panicked".
 
+#[path = "support/project.rs"]
+mod project;
+
+use project::Project;
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
+use std::process::Output;
 
 fn bad_input(name: &str) -> String {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -20,95 +24,6 @@ fn sound_suite() -> String {
         .join("fixtures/suites/fixture.yaml")
         .display()
         .to_string()
-}
-
-/// A throwaway cargo project to run the tool in.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new() -> Project {
-        Project::with_manifest_extra("")
-    }
-
-    fn with_manifest_extra(extra: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("Cargo.toml"),
-            format!("[package]\nname = \"bad-input-project\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{extra}"),
-        )
-        .unwrap();
-        std::fs::create_dir(dir.path().join("src")).unwrap();
-        std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
-        Project { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
-        let path = self.path().join(name);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, contents).unwrap();
-        path.display().to_string()
-    }
-
-    /// Runs `cargo llm-bench ARGS` in the project with a scrubbed environment.
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-
-    fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-llm-bench"));
-        command
-            .arg("llm-bench")
-            .args(args)
-            .current_dir(self.path())
-            .env_clear();
-        for name in [
-            "PATH",
-            "HOME",
-            "CARGO_HOME",
-            "RUSTUP_HOME",
-            "RUSTUP_TOOLCHAIN",
-        ] {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
-        command.env("NO_COLOR", "1");
-        command
-    }
-
-    /// Runs the tool through `sh` with a given umask, which `Command` cannot set.
-    fn run_with_umask(&self, umask: &str, args: &[&str]) -> Output {
-        let command = self.command(args);
-        let program = command.get_program().to_owned();
-        let mut shell = Command::new("sh");
-        shell
-            .arg("-c")
-            .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
-            .arg(program)
-            .args(command.get_args())
-            .current_dir(self.path())
-            .env_clear()
-            .envs(
-                command
-                    .get_envs()
-                    .filter_map(|(name, value)| Some((name, value?))),
-            );
-        shell.output().unwrap()
-    }
-
-    fn reports(&self, dir: &str) -> Vec<PathBuf> {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.path().join(dir))
-            .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
-            .unwrap_or_default();
-        paths.sort();
-        paths
-    }
 }
 
 fn stdout(output: &Output) -> String {
@@ -337,7 +252,7 @@ fn an_unknown_provider_is_named_and_no_report_is_written() {
         &stderr(&output),
         "error: model nosuch:model cannot be used: unknown provider `nosuch`",
     );
-    assert!(project.reports("logs/benchmarks").is_empty());
+    assert!(project.reports().is_empty());
 }
 
 #[test]
@@ -439,7 +354,7 @@ fn report_files_follow_the_umask_like_any_other_file() {
             ],
         );
         assert_exit(&output, 0);
-        let reports = project.reports(dir);
+        let reports = project.reports_in(dir);
         assert_eq!(reports.len(), 2, "{reports:?}");
         for report in reports {
             let actual = std::fs::metadata(&report).unwrap().permissions().mode() & 0o777;
@@ -579,7 +494,7 @@ fn recorded_answers_with_nul_bytes_or_megabyte_lines_are_scored_not_crashed_on()
     };
     assert!(!passed("nul-bytes"), "a NUL byte is not Rust");
     assert!(passed("long-line"), "a megabyte comment is still Rust");
-    assert_eq!(project.reports("logs/benchmarks").len(), 2);
+    assert_eq!(project.reports().len(), 2);
 }
 
 #[test]
@@ -603,7 +518,7 @@ fn a_recorded_answer_that_is_not_utf8_is_a_provider_error_naming_the_file() {
     );
     let report = std::fs::read_to_string(
         project
-            .reports("logs/benchmarks")
+            .reports()
             .into_iter()
             .find(|path| path.extension().is_some_and(|ext| ext == "json"))
             .unwrap(),

@@ -1,74 +1,15 @@
 //! Runs the real `cargo-llm-bench` binary on fixture projects with a scrubbed environment.
 
+#[path = "support/project.rs"]
+mod project;
+
+use project::Project;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn fixtures() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures")
-}
-
-/// A throwaway cargo project to run the tool in.
-struct Project {
-    dir: tempfile::TempDir,
-}
-
-impl Project {
-    fn new() -> Project {
-        Project::with_manifest_extra("")
-    }
-
-    fn with_manifest_extra(extra: &str) -> Project {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(
-            dir.path().join("Cargo.toml"),
-            format!("[package]\nname = \"fixture-project\"\nversion = \"0.1.0\"\nedition = \"2021\"\n\n{extra}"),
-        )
-        .unwrap();
-        std::fs::create_dir(dir.path().join("src")).unwrap();
-        std::fs::write(dir.path().join("src/lib.rs"), "").unwrap();
-        Project { dir }
-    }
-
-    fn path(&self) -> &Path {
-        self.dir.path()
-    }
-
-    /// Runs `cargo llm-bench ARGS` as cargo would: `llm-bench` first, in the project.
-    fn run(&self, args: &[&str]) -> Output {
-        self.run_with_env(args, &[])
-    }
-
-    fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-llm-bench"));
-        command
-            .arg("llm-bench")
-            .args(args)
-            .current_dir(self.path())
-            .env_clear();
-        for name in [
-            "PATH",
-            "HOME",
-            "CARGO_HOME",
-            "RUSTUP_HOME",
-            "RUSTUP_TOOLCHAIN",
-        ] {
-            if let Some(value) = std::env::var_os(name) {
-                command.env(name, value);
-            }
-        }
-        command.env("NO_COLOR", "1").envs(env.iter().copied());
-        command.output().unwrap()
-    }
-
-    fn reports(&self) -> Vec<PathBuf> {
-        let dir = self.path().join("logs/benchmarks");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map(|entries| entries.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default();
-        paths.sort();
-        paths
-    }
 }
 
 fn suite(name: &str) -> String {

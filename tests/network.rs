@@ -9,6 +9,7 @@ mod project;
 use fake_server::{transcript, FakeServer, Reply, Split};
 use project::Project;
 use serde_json::Value;
+use std::process::Output;
 
 /// Answers both cases of `SUITE` correctly: `add` and `sign`.
 const GOOD_ANSWER: &str = "Here you go:\n```rust\npub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n\npub fn sign(x: i64) -> &'static str {\n    if x < 0 {\n        \"negative\"\n    } else if x == 0 {\n        \"zero\"\n    } else {\n        \"positive\"\n    }\n}\n```\n";
@@ -128,11 +129,20 @@ fn config(profiles: &[(&str, &str)]) -> String {
     text
 }
 
-fn code(output: &std::process::Output) -> i32 {
+/// Runs `SUITE`, written into `project`, without progress display: `cargo llm-bench run`
+/// with `args` (the models, mostly) and `env`.
+fn run_suite(project: &Project, args: &[&str], env: &[(&str, &str)]) -> Output {
+    project.write("net.yaml", SUITE);
+    let mut command = vec!["run", "--suite", "net.yaml", "--no-progress"];
+    command.extend_from_slice(args);
+    project.run_with_env(&command, env)
+}
+
+fn code(output: &Output) -> i32 {
     output.status.code().unwrap_or(-1)
 }
 
-fn explain(output: &std::process::Output) -> String {
+fn explain(output: &Output) -> String {
     format!(
         "exit {:?}\nstdout:\n{}\nstderr:\n{}",
         output.status.code(),
@@ -162,18 +172,7 @@ fn an_ollama_server_that_splits_escapes_omits_metrics_and_rate_limits_is_scored_
         ],
     );
     let project = Project::with_manifest_extra(&config(&[("fake", &server.url())]));
-    project.write("net.yaml", SUITE);
-    let output = project.run_with_env(
-        &[
-            "run",
-            "--suite",
-            "net.yaml",
-            "-m",
-            "fake:qwen2.5-coder:7b",
-            "--no-progress",
-        ],
-        &[],
-    );
+    let output = run_suite(&project, &["-m", "fake:qwen2.5-coder:7b"], &[]);
     assert_eq!(code(&output), 0, "{}", explain(&output));
     let reports = project.json_reports();
     assert_eq!(reports.len(), 1);
@@ -208,18 +207,7 @@ fn an_ollama_server_that_splits_escapes_omits_metrics_and_rate_limits_is_scored_
 fn server_durations_become_the_reported_speed() {
     let server = ollama_server(vec![Reply::ndjson(ollama_chat(GOOD_ANSWER, true))]);
     let project = Project::with_manifest_extra(&config(&[("fake", &server.url())]));
-    project.write("net.yaml", SUITE);
-    let output = project.run_with_env(
-        &[
-            "run",
-            "--suite",
-            "net.yaml",
-            "-m",
-            "fake:qwen2.5-coder:7b",
-            "--no-progress",
-        ],
-        &[],
-    );
+    let output = run_suite(&project, &["-m", "fake:qwen2.5-coder:7b"], &[]);
     assert_eq!(code(&output), 0, "{}", explain(&output));
     let report = &project.json_reports()[0];
     let attempt = &report["cases"][0]["attempts"][0];
@@ -253,19 +241,15 @@ fn a_provider_that_dies_mid_run_stops_alone_and_the_other_report_is_complete() {
         ("healthy", &healthy.url()),
         ("dying", &dying.url()),
     ]));
-    project.write("net.yaml", SUITE);
-    let output = project.run_with_env(
+    let output = run_suite(
+        &project,
         &[
-            "run",
-            "--suite",
-            "net.yaml",
             "--samples",
             "2",
             "-m",
             "healthy:qwen2.5-coder:7b",
             "-m",
             "dying:qwen2.5-coder:7b",
-            "--no-progress",
         ],
         &[],
     );
@@ -305,18 +289,7 @@ fn answers_cut_by_max_tokens_or_a_truncated_prompt_are_invalid_runs_not_failures
         "{}num-ctx = 16\nconcurrency = 1\n",
         config(&[("fake", &server.url())])
     ));
-    project.write("net.yaml", SUITE);
-    let output = project.run_with_env(
-        &[
-            "run",
-            "--suite",
-            "net.yaml",
-            "-m",
-            "fake:qwen2.5-coder:7b",
-            "--no-progress",
-        ],
-        &[],
-    );
+    let output = run_suite(&project, &["-m", "fake:qwen2.5-coder:7b"], &[]);
     let report = &project.json_reports()[0];
     let invalid = &report["summary"]["invalid"];
     assert_eq!(invalid["total"], 2, "{}\n{report:#}", explain(&output));
@@ -330,22 +303,18 @@ fn answers_cut_by_max_tokens_or_a_truncated_prompt_are_invalid_runs_not_failures
 fn api_keys_never_reach_a_local_server_the_reports_or_the_output() {
     let server = ollama_server(vec![Reply::ndjson(ollama_chat(GOOD_ANSWER, true))]);
     let project = Project::with_manifest_extra(&config(&[("fake", &server.url())]));
-    project.write("net.yaml", SUITE);
     let markers = [
         ("OLLAMA_API_KEY", "marker-ollama-5c1e"),
         ("GEMINI_API_KEY", "marker-gemini-77ab"),
         ("OPENAI_API_KEY", "marker-openai-90fd"),
     ];
-    let output = project.run_with_env(
+    let output = run_suite(
+        &project,
         &[
-            "run",
-            "--suite",
-            "net.yaml",
             "-m",
             "fake:qwen2.5-coder:7b",
             "-m",
             "ollama:qwen2.5-coder:7b",
-            "--no-progress",
         ],
         &[
             markers[0],
@@ -374,18 +343,7 @@ fn an_unknown_model_exits_3_naming_the_models_that_exist() {
         Vec::new(),
     );
     let project = Project::with_manifest_extra(&config(&[("fake", &server.url())]));
-    project.write("net.yaml", SUITE);
-    let output = project.run_with_env(
-        &[
-            "run",
-            "--suite",
-            "net.yaml",
-            "-m",
-            "fake:llama9",
-            "--no-progress",
-        ],
-        &[],
-    );
+    let output = run_suite(&project, &["-m", "fake:llama9"], &[]);
     assert_eq!(code(&output), 3, "{}", explain(&output));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("ollama pull llama9"), "{stderr}");

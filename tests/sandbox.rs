@@ -1,6 +1,10 @@
 //! Hostile answers through the real CLI: each is contained, fails with the reason it was
 //! stopped, and leaves no secret, no host file's content and no process behind.
 
+#[path = "support/project.rs"]
+mod project;
+
+use project::Project;
 use serde_json::Value;
 use std::io::ErrorKind;
 use std::net::TcpListener;
@@ -45,16 +49,6 @@ fn replay_with_port(dir: &Path, port: u16) -> PathBuf {
         .unwrap();
     }
     dir.join("replay")
-}
-
-fn project(dir: &Path) {
-    std::fs::write(
-        dir.join("Cargo.toml"),
-        "[package]\nname = \"hostile-project\"\nversion = \"0.1.0\"\nedition = \"2021\"\n",
-    )
-    .unwrap();
-    std::fs::create_dir_all(dir.join("src")).unwrap();
-    std::fs::write(dir.join("src/lib.rs"), "").unwrap();
 }
 
 fn last_stage(report: &Value, id: &str) -> (String, bool, String) {
@@ -111,39 +105,30 @@ fn processes_matching(pattern: &str) -> String {
 
 #[test]
 fn hostile_answers_are_contained_and_fail_with_the_reason_they_were_stopped() {
-    let dir = tempfile::tempdir().unwrap();
-    project(dir.path());
+    let project = Project::new();
     for escape in ESCAPES {
         let _ = std::fs::remove_file(escape);
     }
     std::fs::write(HOST_SECRET_FILE, HOST_SECRET).unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     listener.set_nonblocking(true).unwrap();
-    let replay = replay_with_port(dir.path(), listener.local_addr().unwrap().port());
+    let replay = replay_with_port(project.path(), listener.local_addr().unwrap().port());
     let suite = fixtures().join("suites/hostile-sandbox.yaml");
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-llm-bench"));
-    command
-        .arg("llm-bench")
-        .args(["--suite", &suite.display().to_string()])
-        .args(["--model", &format!("replay:{}", replay.display())])
-        .args(["--format", "json", "--no-progress", "--jobs", "2"])
-        .current_dir(dir.path())
-        .env_clear()
-        .env("NO_COLOR", "1");
-    for name in [
-        "PATH",
-        "HOME",
-        "CARGO_HOME",
-        "RUSTUP_HOME",
-        "RUSTUP_TOOLCHAIN",
-    ] {
-        if let Some(value) = std::env::var_os(name) {
-            command.env(name, value);
-        }
-    }
-    command.envs(SECRETS.iter().copied());
     let started = std::time::Instant::now();
-    let output = command.output().unwrap();
+    let output = project.run_with_env(
+        &[
+            "--suite",
+            &suite.display().to_string(),
+            "--model",
+            &format!("replay:{}", replay.display()),
+            "--format",
+            "json",
+            "--no-progress",
+            "--jobs",
+            "2",
+        ],
+        SECRETS,
+    );
     eprintln!("the hostile suite took {:?}", started.elapsed());
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -203,7 +188,7 @@ fn hostile_answers_are_contained_and_fail_with_the_reason_they_were_stopped() {
         .map(|(_, value)| *value)
         .chain([HOST_SECRET, "root:x:0:0"])
         .flat_map(|needle| {
-            let mut found = files_holding(dir.path(), needle);
+            let mut found = files_holding(project.path(), needle);
             if stdout.contains(needle) || stderr.contains(needle) {
                 found.push(PathBuf::from("<the tool's output>"));
             }

@@ -184,21 +184,18 @@ impl GeminiProvider {
         let (streamed, retries) = self
             .endpoint
             .with_retry(on_event, || async {
-                let sent = Instant::now();
-                let deadline = sent + self.endpoint.timeouts.total;
-                let post = self.endpoint.request(Method::POST, url.clone()).json(&body);
-                let response = self.endpoint.send(post, deadline).await?;
+                let posted = self.endpoint.post_generation(&url, &body).await?;
                 let mut decoder = Decoder {
                     endpoint: &self.endpoint,
                     on_event,
-                    transcript: Transcript::new(sent),
+                    transcript: Transcript::new(posted.sent),
                     finish_reason: None,
                     block_reason: None,
                     usage: Usage::default(),
                     last_event: None,
                 };
                 self.endpoint
-                    .read_stream(response, Framing::Sse, &mut decoder, deadline)
+                    .read_stream(posted.response, Framing::Sse, &mut decoder, posted.deadline)
                     .await?;
                 decoder.finish()
             })

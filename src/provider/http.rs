@@ -64,6 +64,15 @@ pub struct Endpoint {
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A generation request the server accepted: when it was sent, when its budget runs out, and
+/// the answer whose body is still to stream.
+#[derive(Debug)]
+pub struct Posted {
+    pub sent: Instant,
+    pub deadline: Instant,
+    pub response: Response,
+}
+
 impl Endpoint {
     pub fn new(
         base: Url,
@@ -149,6 +158,24 @@ impl Endpoint {
             }
             _ => text.to_owned(),
         }
+    }
+
+    /// POSTs a generation's JSON body, with the request's whole budget counted from now; the
+    /// answer's stream is for `read_stream` to read before `deadline`.
+    pub async fn post_generation(
+        &self,
+        url: &Url,
+        body: &serde_json::Value,
+    ) -> Result<Posted, Fault> {
+        let sent = Instant::now();
+        let deadline = sent + self.timeouts.total;
+        let post = self.request(Method::POST, url.clone()).json(body);
+        let response = self.send(post, deadline).await?;
+        Ok(Posted {
+            sent,
+            deadline,
+            response,
+        })
     }
 
     /// Sends a request and checks its status; a non-2xx answer becomes a classified fault with

@@ -70,6 +70,19 @@ impl Transcript {
         }
     }
 
+    /// Our numbers for a server that streams one token a piece: without the server's count
+    /// (`server_tokens`), the pieces are the count, and the decode rate follows whichever is known.
+    pub fn one_token_a_piece(&self, server_tokens: Option<u64>) -> ClientNumbers {
+        let counted_tokens = server_tokens
+            .is_none()
+            .then_some(self.pieces)
+            .filter(|&pieces| pieces > 0);
+        ClientNumbers {
+            decode_rate: self.client_decode_rate(server_tokens.or(counted_tokens)),
+            counted_tokens,
+        }
+    }
+
     /// Tokens per second between the first and the last token on our clock: the first token
     /// marks the start, so `tokens - 1` tokens fill the interval.
     pub fn client_decode_rate(&self, tokens: Option<u64>) -> Option<f64> {

@@ -7,7 +7,7 @@
 //! reloads the model whenever it changes.
 
 use super::http::{CallFailure, Endpoint, Framing, StreamDecoder};
-use super::metrics::{rate_from_nanos, ClientNumbers, ServerNumbers, Transcript};
+use super::metrics::{rate_from_nanos, ServerNumbers, Transcript};
 use super::retry::{classify_stream_error, ErrorBody, Fault};
 use super::wire::{self, count, estimate_prompt, text, Streamed};
 use super::{
@@ -373,18 +373,20 @@ impl OllamaProvider {
         let (streamed, retries) = self
             .endpoint
             .with_retry(on_event, || async {
-                let sent = Instant::now();
-                let deadline = sent + self.endpoint.timeouts.total;
-                let post = self.endpoint.request(Method::POST, url.clone()).json(&body);
-                let response = self.endpoint.send(post, deadline).await?;
+                let posted = self.endpoint.post_generation(&url, &body).await?;
                 let mut decoder = Decoder {
                     endpoint: &self.endpoint,
                     on_event,
-                    transcript: Transcript::new(sent),
+                    transcript: Transcript::new(posted.sent),
                     last: None,
                 };
                 self.endpoint
-                    .read_stream(response, Framing::Ndjson, &mut decoder, deadline)
+                    .read_stream(
+                        posted.response,
+                        Framing::Ndjson,
+                        &mut decoder,
+                        posted.deadline,
+                    )
                     .await?;
                 decoder.finish(truncation)
             })
@@ -544,16 +546,7 @@ impl Decoder<'_> {
             (None, _) => GenerationEnd::Finished,
         };
         // Ollama streams one token a piece: without `eval_count`, the pieces are the count.
-        let counted_tokens = eval_count
-            .is_none()
-            .then_some(self.transcript.pieces)
-            .filter(|&pieces| pieces > 0);
-        let client = ClientNumbers {
-            decode_rate: self
-                .transcript
-                .client_decode_rate(eval_count.or(counted_tokens)),
-            counted_tokens,
-        };
+        let client = self.transcript.one_token_a_piece(eval_count);
         Ok(Streamed {
             transcript: self.transcript,
             end,

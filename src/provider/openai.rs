@@ -7,7 +7,7 @@
 
 use super::framing::SseEvent;
 use super::http::{CallFailure, Endpoint, Framing, StreamDecoder};
-use super::metrics::{ClientNumbers, ServerNumbers, Transcript};
+use super::metrics::{ServerNumbers, Transcript};
 use super::retry::{classify_stream_error, ErrorBody, Fault};
 use super::wire::{self, count, number, text, Streamed};
 use super::{
@@ -152,21 +152,18 @@ impl OpenAiProvider {
         let (streamed, retries) = self
             .endpoint
             .with_retry(on_event, || async {
-                let sent = Instant::now();
-                let deadline = sent + self.endpoint.timeouts.total;
-                let post = self.endpoint.request(Method::POST, url.clone()).json(&body);
-                let response = self.endpoint.send(post, deadline).await?;
+                let posted = self.endpoint.post_generation(&url, &body).await?;
                 let mut decoder = Decoder {
                     endpoint: &self.endpoint,
                     on_event,
-                    transcript: Transcript::new(sent),
+                    transcript: Transcript::new(posted.sent),
                     finish_reason: None,
                     usage: None,
                     timings: None,
                     done: None,
                 };
                 self.endpoint
-                    .read_stream(response, Framing::Sse, &mut decoder, deadline)
+                    .read_stream(posted.response, Framing::Sse, &mut decoder, posted.deadline)
                     .await?;
                 decoder.finish()
             })
@@ -235,16 +232,7 @@ impl Decoder<'_> {
             load_time: None,
         };
         // Most servers stream one token a delta: without a count, the deltas are the estimate.
-        let counted_tokens = completion_tokens
-            .is_none()
-            .then_some(self.transcript.pieces)
-            .filter(|&pieces| pieces > 0);
-        let client = ClientNumbers {
-            decode_rate: self
-                .transcript
-                .client_decode_rate(completion_tokens.or(counted_tokens)),
-            counted_tokens,
-        };
+        let client = self.transcript.one_token_a_piece(completion_tokens);
         Ok(Streamed {
             transcript: self.transcript,
             end,

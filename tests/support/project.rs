@@ -1,8 +1,15 @@
 //! A throwaway cargo project to run the real `cargo-llm-bench` binary in, with a scrubbed
 //! environment, and the reports it leaves behind.
 
+// Each test binary includes this file through `#[path]` and uses a different part of it, so
+// what one binary leaves unused is not dead code of the crate.
+#![allow(dead_code, reason = "each test binary uses a part of it")]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+
+/// Where the tool writes its reports unless told `--output`.
+const REPORTS_DIR: &str = "logs/benchmarks";
 
 #[derive(Debug)]
 pub struct Project {
@@ -10,6 +17,10 @@ pub struct Project {
 }
 
 impl Project {
+    pub fn new() -> Project {
+        Project::with_manifest_extra("")
+    }
+
     /// A project whose Cargo.toml ends with `extra` (e.g. a `[package.metadata.llm-bench]`).
     pub fn with_manifest_extra(extra: &str) -> Project {
         let dir = tempfile::tempdir().unwrap();
@@ -27,15 +38,17 @@ impl Project {
         self.dir.path()
     }
 
-    pub fn write(&self, name: &str, contents: &str) -> PathBuf {
+    /// Writes `name` (folders created as needed) and returns its path as an argument.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> String {
         let path = self.path().join(name);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
         std::fs::write(&path, contents).unwrap();
-        path
+        path.display().to_string()
     }
 
-    /// Runs `cargo llm-bench ARGS` as cargo would (`llm-bench` first), in the project, with
-    /// only the toolchain's variables and `env` set.
-    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+    /// `cargo llm-bench ARGS` as cargo would run it (`llm-bench` first), in the project, with
+    /// only the toolchain's variables set.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-llm-bench"));
         command
             .arg("llm-bench")
@@ -53,18 +66,59 @@ impl Project {
                 command.env(name, value);
             }
         }
-        command.env("NO_COLOR", "1").envs(env.iter().copied());
-        command.output().unwrap()
+        command.env("NO_COLOR", "1");
+        command
     }
 
-    /// The JSON reports under `logs/benchmarks`, parsed, in file-name order.
-    pub fn json_reports(&self) -> Vec<serde_json::Value> {
-        let dir = self.path().join("logs/benchmarks");
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(dir)
+    pub fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+
+    /// Runs the tool with `env` set on top of the toolchain's variables.
+    pub fn run_with_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        self.command(args)
+            .envs(env.iter().copied())
+            .output()
+            .unwrap()
+    }
+
+    /// Runs the tool through `sh` with a given umask, which `Command` cannot set.
+    pub fn run_with_umask(&self, umask: &str, args: &[&str]) -> Output {
+        let command = self.command(args);
+        let program = command.get_program().to_owned();
+        let mut shell = Command::new("sh");
+        shell
+            .arg("-c")
+            .arg(format!("umask {umask} && exec \"$0\" \"$@\""))
+            .arg(program)
+            .args(command.get_args())
+            .current_dir(self.path())
+            .env_clear()
+            .envs(
+                command
+                    .get_envs()
+                    .filter_map(|(name, value)| Some((name, value?))),
+            );
+        shell.output().unwrap()
+    }
+
+    /// The files under `logs/benchmarks`, in file-name order.
+    pub fn reports(&self) -> Vec<PathBuf> {
+        self.reports_in(REPORTS_DIR)
+    }
+
+    /// The files under `dir` (a run's `--output`), in file-name order.
+    pub fn reports_in(&self, dir: &str) -> Vec<PathBuf> {
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(self.path().join(dir))
             .map(|entries| entries.map(|entry| entry.unwrap().path()).collect())
             .unwrap_or_default();
         paths.sort();
         paths
+    }
+
+    /// The JSON reports under `logs/benchmarks`, parsed, in file-name order.
+    pub fn json_reports(&self) -> Vec<serde_json::Value> {
+        self.reports()
             .iter()
             .filter(|path| path.extension().is_some_and(|ext| ext == "json"))
             .map(|path| serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap())
