@@ -200,10 +200,13 @@ impl Sandbox {
             .suffix(".rs")
             .tempfile_in(self.scratch_dir("format")?)?;
         file.write_all(code.as_bytes())?;
-        let job = Job::new(&self.toolchain.rustfmt, &self.root, timeout)
+        let mut job = Job::new(&self.toolchain.rustfmt, &self.root, timeout)
             .envs(self.build_env())
             .args(["--edition", edition, "--emit", "stdout", "--quiet"])
             .arg(file.path());
+        // rustfmt prints the whole answer back: a cap below its size would stop it mid-way and
+        // fail a sound answer (a megabyte comment is still Rust).
+        job.output_cap = 2 * code.len() + BATCH_OUTPUT_SLACK;
         let finished = process::run(&job)?;
         if finished.timed_out() {
             return Ok(Formatted {
