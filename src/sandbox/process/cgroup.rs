@@ -97,11 +97,17 @@ impl PidsHierarchy {
         };
         std::fs::write(group.dir.join("pids.max"), max_processes.to_string())?;
         group.refused_before = group.refused_forks();
-        group.procs = Some(
-            File::options()
-                .write(true)
-                .open(group.dir.join("cgroup.procs"))?,
-        );
+        // The child joins from between fork and exec, single-threaded, so moving its one thread
+        // moves the whole process. cgroup v1's `tasks` does that without the kernel's global
+        // lock that `cgroup.procs` takes (and waits out an RCU grace period for: milliseconds
+        // per test run); v2 has no such file, and `cgroup.procs` it is.
+        let tasks = group.dir.join("tasks");
+        let join = if tasks.exists() {
+            tasks
+        } else {
+            group.dir.join("cgroup.procs")
+        };
+        group.procs = Some(File::options().write(true).open(join)?);
         Ok(group)
     }
 }
@@ -143,7 +149,7 @@ pub struct PidsGroup {
 }
 
 impl PidsGroup {
-    /// The file a child writes `0` to, to join the group.
+    /// The file a child writes `0` to, to join the group (before exec, while it has one thread).
     pub fn procs(&self) -> Option<&File> {
         self.procs.as_ref()
     }
