@@ -18,7 +18,7 @@ pub use process::{
 };
 pub use scratch::{BuildKind, BuildOutcome, Compiled, Member, UnresolvedDependencies};
 
-use process::{Policy, Untrusted};
+use process::{Policy, Untrusted, View};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -185,15 +185,17 @@ impl Sandbox {
         &self.toolchain.cargo
     }
 
-    /// Confinement for untrusted work that may write only `writable`.
+    /// Confinement for untrusted work that sees `view` and may write only `writable`.
     pub(crate) fn untrusted(
         &self,
+        view: View,
         limits: Limits,
         writable: Vec<PathBuf>,
         readable: Vec<PathBuf>,
     ) -> Untrusted {
         Untrusted {
             policy: Arc::clone(&self.policy),
+            view,
             limits,
             writable,
             readable,

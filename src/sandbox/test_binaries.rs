@@ -1,7 +1,7 @@
 //! Runs test binaries: one answer's tests in their own confined process, parsed from libtest
 //! output.
 
-use super::process::{self, Job, Limits, Stop};
+use super::process::{self, Job, Limits, Stop, View};
 use super::Sandbox;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -47,6 +47,7 @@ impl Sandbox {
         let list = |ignored: bool| -> std::io::Result<Vec<String>> {
             let runs = self.scratch_dir("runs")?;
             let confined = self.untrusted(
+                View::Runtime,
                 LISTING_LIMITS,
                 vec![runs.clone()],
                 vec![executable.to_owned()],
@@ -87,6 +88,7 @@ impl Sandbox {
         // Each test runs in a process of its own; `%m` has them all merge into one profile.
         let merged_profile = run_dir.join("coverage-%m.profraw");
         let confined = self.untrusted(
+            View::Runtime,
             Limits {
                 cpu_seconds: timeout.as_secs() + 1,
                 ..limits

@@ -99,10 +99,23 @@ pub struct Policy {
     missing: Vec<String>,
 }
 
+/// What of the host an untrusted tree sees, beyond the folders it is given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    /// The system's `/usr`, a full `/dev`, the linker's `/etc/alternatives`, the toolchain and
+    /// the cargo registry: what a build needs.
+    Toolchain,
+    /// The system's `/usr`, the dynamic loader's cache and the data devices (`null`, `zero`,
+    /// `full`, `random`, `urandom`): all a built test binary needs. Every mount left out is
+    /// work bubblewrap does not repeat for each of the thousands of test runs.
+    Runtime,
+}
+
 /// How one job is confined: the policy of the run and the job's own limits and folders.
 #[derive(Debug, Clone)]
 pub struct Untrusted {
     pub policy: std::sync::Arc<Policy>,
+    pub view: View,
     pub limits: Limits,
     /// The only places the tree may write (bound read-write at the same path).
     pub writable: Vec<PathBuf>,
@@ -177,7 +190,7 @@ impl Policy {
         let bwrap = find_on_path("bwrap").ok_or("bwrap is not installed")?;
         let probe = Command::new(&bwrap)
             .env_clear()
-            .args(self.bwrap_args(&[], &[], Path::new("/")))
+            .args(self.bwrap_args(View::Toolchain, &[], &[], Path::new("/")))
             .args(["--", "/bin/true"])
             .stdin(std::process::Stdio::null())
             .output()
@@ -218,8 +231,15 @@ impl Policy {
         }
     }
 
-    /// bubblewrap's arguments up to the command, for a tree that may write `writable`.
-    fn bwrap_args(&self, writable: &[PathBuf], readable: &[PathBuf], cwd: &Path) -> Vec<String> {
+    /// bubblewrap's arguments up to the command, for a tree that sees `view` and may write
+    /// `writable`.
+    fn bwrap_args(
+        &self,
+        view: View,
+        writable: &[PathBuf],
+        readable: &[PathBuf],
+        cwd: &Path,
+    ) -> Vec<String> {
         let mut args: Vec<String> = [
             "--unshare-user",
             "--unshare-net",
@@ -233,8 +253,6 @@ impl Policy {
             "sandbox",
             "--proc",
             "/proc",
-            "--dev",
-            "/dev",
             "--tmpfs",
             "/tmp",
             "--ro-bind",
@@ -252,25 +270,41 @@ impl Policy {
                 Err(_) => {}
             }
         }
-        // The dynamic loader's cache and the `cc` alternative the linker is found through; the
-        // rest of /etc (passwd, credentials, configuration) stays out of sight.
-        for file in [
-            "/etc/ld.so.cache",
-            "/etc/ld.so.conf",
-            "/etc/ld.so.conf.d",
-            "/etc/alternatives",
-        ] {
-            add(&["--ro-bind-try", file, file]);
-        }
-        if let Some(home) = &self.cargo_home {
-            let home = home.to_string_lossy();
-            add(&["--tmpfs", &home]);
-            for sub in ["registry", "git"] {
-                let path = format!("{home}/{sub}");
-                add(&["--ro-bind-try", &path, &path]);
+        match view {
+            View::Toolchain => add(&["--dev", "/dev"]),
+            View::Runtime => {
+                for device in [
+                    "/dev/null",
+                    "/dev/zero",
+                    "/dev/full",
+                    "/dev/random",
+                    "/dev/urandom",
+                ] {
+                    add(&["--dev-bind-try", device, device]);
+                }
             }
         }
-        for path in self.shared_read_only.iter().chain(readable) {
+        // The dynamic loader's cache, and for builds the `cc` alternative the linker is found
+        // through; the rest of /etc (passwd, credentials, configuration) stays out of sight.
+        add(&["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]);
+        if view == View::Toolchain {
+            for file in ["/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/alternatives"] {
+                add(&["--ro-bind-try", file, file]);
+            }
+            if let Some(home) = &self.cargo_home {
+                let home = home.to_string_lossy();
+                add(&["--tmpfs", &home]);
+                for sub in ["registry", "git"] {
+                    let path = format!("{home}/{sub}");
+                    add(&["--ro-bind-try", &path, &path]);
+                }
+            }
+            for path in &self.shared_read_only {
+                let path = path.to_string_lossy();
+                add(&["--ro-bind", &path, &path]);
+            }
+        }
+        for path in readable {
             let path = path.to_string_lossy();
             add(&["--ro-bind", &path, &path]);
         }
@@ -302,7 +336,7 @@ impl Untrusted {
         let mut command = match (policy.level, &policy.bwrap) {
             (SandboxLevel::Bwrap, Some(bwrap)) => {
                 let mut command = Command::new(bwrap);
-                command.args(policy.bwrap_args(&self.writable, &self.readable, cwd));
+                command.args(policy.bwrap_args(self.view, &self.writable, &self.readable, cwd));
                 command.arg("--");
                 if let Some(processes) = nproc_inside {
                     command.args(["prlimit", &format!("--nproc={processes}"), "--"]);

@@ -10,7 +10,9 @@ mod cgroup;
 pub mod confine;
 mod interrupt;
 
-pub use confine::{ConfinementError, Limits, Policy, SandboxLevel, SandboxRequest, Untrusted};
+pub use confine::{
+    ConfinementError, Limits, Policy, SandboxLevel, SandboxRequest, Untrusted, View,
+};
 pub use interrupt::{interruption, watch_interrupts, Interrupted};
 
 use cgroup::PidsGroup;
@@ -500,6 +502,7 @@ mod tests {
     fn untrusted(request: SandboxRequest) -> Untrusted {
         Untrusted {
             policy: std::sync::Arc::new(Policy::detect(request, Vec::new(), None).unwrap()),
+            view: View::Toolchain,
             limits: Limits {
                 memory_bytes: 1 << 30,
                 file_bytes: 1 << 20,

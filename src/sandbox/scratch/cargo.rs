@@ -4,7 +4,7 @@
 use super::chunks::Chunk;
 use super::workspace::write_workspace;
 use super::{BuildKind, Member, UnresolvedDependencies};
-use crate::sandbox::process::{self, Job, Limits};
+use crate::sandbox::process::{self, Job, Limits, View};
 use crate::sandbox::Sandbox;
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -98,6 +98,7 @@ impl Sandbox {
         wall: Duration,
     ) -> std::io::Result<Job> {
         let untrusted = self.untrusted(
+            View::Toolchain,
             build_limits(cpu_per_compile, self.jobs),
             vec![workspace.to_owned(), target_dir.to_owned()],
             Vec::new(),
