@@ -90,14 +90,22 @@ impl Funnel<'_> {
                 )),
             });
         };
-        let expected = listed
+        // The listing comes from a binary that holds every answer of the chunk, and any of
+        // them can print made-up names before `main`: only names the trusted hidden tests
+        // define are run.
+        let hidden_tests = &self.submissions[built.member].case.tests;
+        let expected: Vec<String> = listed
             .get(executable)
             .map(Vec::as_slice)
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .iter()
+            .filter(|name| defines_test(hidden_tests, name))
+            .cloned()
+            .collect();
         let run = self.sandbox.run_tests(
             executable,
             &compiled.test_filter,
-            expected,
+            &expected,
             &format!("case_{}", built.member),
             settings.timeout,
             crate::sandbox::Limits {
@@ -134,6 +142,19 @@ impl Funnel<'_> {
             },
         })
     }
+}
+
+/// Whether the hidden tests' text defines a function by the listed test's last name.
+fn defines_test(hidden_tests: &str, listed_name: &str) -> bool {
+    let name = listed_name.rsplit("::").next().unwrap_or(listed_name);
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    hidden_tests.match_indices(name).any(|(at, _)| {
+        let before = hidden_tests[..at].trim_end();
+        let after = hidden_tests[at + name.len()..].chars().next();
+        before.ends_with("fn")
+            && !before[..before.len() - 2].ends_with(is_ident)
+            && !after.is_some_and(is_ident)
+    })
 }
 
 /// libtest's summary says how many tests of *other* answers the filter skipped, and a time;
@@ -175,6 +196,20 @@ fn without_thread_id(line: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn only_names_the_hidden_tests_define_are_run() {
+        let hidden = "#[test]\nfn adds_small() { }\n#[test] fn  signs() {}\nfn helperfn_x() {}";
+        assert!(super::defines_test(
+            hidden,
+            "case_3::__hidden::tests::adds_small"
+        ));
+        assert!(super::defines_test(hidden, "tests::signs"));
+        // Made up by an answer, or only a prefix or suffix of a real name.
+        assert!(!super::defines_test(hidden, "case_3::tests::adds"));
+        assert!(!super::defines_test(hidden, "case_3::tests::forged"));
+        assert!(!super::defines_test(hidden, "tests::x"));
+    }
+
     use super::*;
 
     #[test]
