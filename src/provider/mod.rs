@@ -72,7 +72,7 @@ impl fmt::Display for ModelSpec {
 /// Which answer of which conversation: suite, case id, sample, attempt (0 for the first answer,
 /// n for the n-th repair). The runner keys everything by it, and the offline providers find
 /// their answer by it.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct AttemptKey {
     pub suite: String,
     pub case: String,
@@ -136,8 +136,7 @@ pub enum Source {
 
 /// Why generation ended. Everything but `Finished` makes the attempt invalid: the run, not the
 /// model, is to blame (a budget too small, a context window too short).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "detail")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GenerationEnd {
     /// The model stopped by itself.
     Finished,
@@ -159,7 +158,7 @@ impl GenerationEnd {
 }
 
 /// Speed and size of one generation. Every number is optional: servers leave fields out.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct GenerationMetrics {
     /// Request sent → first token, thinking included.
     pub ttft: Option<Duration>,
