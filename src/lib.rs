@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod partition;
 pub mod pipeline;
 pub mod provider;
 pub mod report;
@@ -31,8 +32,11 @@ pub fn main() -> ExitCode {
             .and_then(|settings| commands::validate::validate(&settings)),
         Some(cli::Command::Models(args)) => cli::ModelsSettings::resolve(&cli.global, args)
             .and_then(|settings| commands::models::models(&settings)),
-        Some(cli::Command::Run(args)) => cli::Settings::for_run(&cli.global, args)
+        Some(cli::Command::Run(args)) => cli::Settings::for_run(&cli.global, *args)
             .and_then(|settings| commands::run::run(&settings)),
+        Some(cli::Command::Compare(_) | cli::Command::Merge(_) | cli::Command::Accept(_)) => Err(
+            anyhow::anyhow!("this command is being built on another branch of this commit"),
+        ),
         None => cli::Settings::for_run(&cli.global, cli.run)
             .and_then(|settings| commands::run::run(&settings)),
     };

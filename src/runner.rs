@@ -84,6 +84,9 @@ pub enum Event<'a> {
 #[derive(Debug, Clone)]
 pub struct Attempt {
     pub key: AttemptKey,
+    /// The repair request that asked for this answer (the failing stage's diagnostics as sent);
+    /// None for the first answer.
+    pub feedback: Option<String>,
     pub answer: String,
     pub thinking: String,
     pub code: String,
@@ -645,6 +648,9 @@ impl Coordinator<'_> {
                     sample: conversation.run.sample,
                     attempt: conversation.run.attempts.len() as u32,
                 },
+                feedback: (!conversation.run.attempts.is_empty())
+                    .then(|| conversation.messages.last().map(|m| m.content.clone()))
+                    .flatten(),
                 score: score::attempt_score(&self.plan.weights, &case.settings.stages, &stages),
                 passed: score::attempt_passed(&case.settings.stages, &stages),
                 answer: generation.text,

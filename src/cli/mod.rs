@@ -5,7 +5,9 @@ mod config;
 mod settings;
 
 pub use config::{Config, ProviderProfile};
-pub use settings::{CaseOverrides, ModelsSettings, OutputFormat, Settings};
+pub use settings::{
+    CaseOverrides, GateSettings, ModelsSettings, OutputFormat, OutputSettings, Settings,
+};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -32,11 +34,18 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run suites × models × samples through the pipeline; write reports and gate on scores.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Run every case's reference answer through all stages: prove a suite is sound.
     Validate(ValidateArgs),
     /// List the models a provider offers, with parameter size, quantization and context length.
     Models(ModelsArgs),
+    /// Compare two reports of one model case by case: what was fixed, what broke, and whether
+    /// the change is significant.
+    Compare(CompareArgs),
+    /// Join the reports of `--partition` shares into the report an unsharded run would write.
+    Merge(MergeArgs),
+    /// Accept pending snapshots (`.snap.new` → `.snap`), for users without cargo-insta.
+    Accept(AcceptArgs),
 }
 
 #[derive(Debug, Args)]
@@ -117,6 +126,92 @@ pub struct RunArgs {
     /// Line coverage needed to pass the coverage stage (0..=1), overriding the suites' [config: coverage].
     #[arg(long, value_name = "FRACTION")]
     pub coverage: Option<f64>,
+    /// Exit 1 when a model's pass rate at a stage is below X, e.g. `test=0.8` (repeatable)
+    /// [config: min-pass-rate].
+    #[arg(long, value_name = "STAGE=X")]
+    pub min_pass_rate: Vec<String>,
+    /// Exit 1 when a model needs more repairs than this per valid run, on average [config: max-repairs].
+    #[arg(long, value_name = "N")]
+    pub max_repairs: Option<f64>,
+    /// Exit 1 when a model's median time to first token is longer (e.g. 2s) [config: max-ttft].
+    #[arg(long, value_name = "DURATION")]
+    pub max_ttft: Option<String>,
+    /// Exit 1 when a model's median decode speed is below this many tokens per second [config: min-tps].
+    #[arg(long, value_name = "TOKENS")]
+    pub min_tps: Option<f64>,
+    /// Exit 1 when a model has more invalid runs than this [config: max-invalid].
+    #[arg(long, value_name = "N")]
+    pub max_invalid: Option<usize>,
+    /// A report of an earlier run to compare each model with (repeatable: one per model) [config: baseline].
+    #[arg(long, value_name = "FILE")]
+    pub baseline: Vec<PathBuf>,
+    /// Exit 1 when a model is significantly worse than its baseline [config: fail-on-regression].
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// Significance level of the regression test [config: significance; default: 0.05].
+    #[arg(long, value_name = "ALPHA")]
+    pub significance: Option<f64>,
+    /// Write one insta snapshot per suite and model under snapshots/; exit 1 when one changed
+    /// [config: snapshot].
+    #[arg(long)]
+    pub snapshot: bool,
+    /// Write a JUnit XML file: one test case per suite case and model [config: junit].
+    #[arg(long, value_name = "FILE")]
+    pub junit: Option<PathBuf>,
+    /// Write a Markdown summary (for $GITHUB_STEP_SUMMARY) [config: summary].
+    #[arg(long, value_name = "FILE")]
+    pub summary: Option<PathBuf>,
+    /// Ask the models again instead of reusing cached answers [config: cache = false].
+    #[arg(long)]
+    pub no_cache: bool,
+    /// Go on with the last interrupted run of the same suites, models and settings.
+    #[arg(long)]
+    pub resume: bool,
+    /// Run one deterministic share of the work, e.g. `slice:1/4`; join shares with `merge`.
+    #[arg(long, value_name = "slice:M/N")]
+    pub partition: Option<String>,
+    /// Show more: the top rustc error codes of each model, every failure.
+    #[arg(long, short = 'v')]
+    pub verbose: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct CompareArgs {
+    /// The earlier report (JSON).
+    #[arg(value_name = "OLD")]
+    pub old: PathBuf,
+    /// The later report (JSON).
+    #[arg(value_name = "NEW")]
+    pub new: PathBuf,
+    /// Significance level of the test [default: 0.05].
+    #[arg(long, value_name = "ALPHA")]
+    pub significance: Option<f64>,
+    /// Exit 1 when NEW is significantly worse than OLD.
+    #[arg(long)]
+    pub fail_on_regression: bool,
+    /// Output for machines or people.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct MergeArgs {
+    /// The shares' JSON reports (every share of every model).
+    #[arg(value_name = "REPORT", required = true)]
+    pub reports: Vec<PathBuf>,
+    /// Folder for the merged JSON and CSV reports [default: logs/benchmarks].
+    #[arg(long, short = 'o', value_name = "DIR")]
+    pub output: Option<PathBuf>,
+    /// Output for machines or people.
+    #[arg(long, value_enum)]
+    pub format: Option<FormatArg>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct AcceptArgs {
+    /// The snapshot folder [default: snapshots/ at the workspace root].
+    #[arg(long, value_name = "DIR")]
+    pub snapshots: Option<PathBuf>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -6,10 +6,11 @@
 use super::config::{self, Config};
 use super::{FormatArg, GlobalArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs, ValidateArgs};
 use crate::error::bad_input;
+use crate::partition::Partition;
 use crate::provider::{ModelSpec, ProviderProfile};
 use crate::sandbox::SandboxRequest;
 use crate::score::Weights;
-use crate::suite::CaseSettings;
+use crate::suite::{CaseSettings, Stage};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -63,6 +64,40 @@ impl CaseOverrides {
     }
 }
 
+/// Bars every model must clear, or the run exits 1 naming the model and the gate.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct GateSettings {
+    /// Mean score over valid runs.
+    pub min_score: Option<f64>,
+    /// Pass rate at a stage, over valid runs whose case has the stage.
+    pub min_pass_rate: Vec<(Stage, f64)>,
+    /// Repairs per valid run, on average.
+    pub max_repairs: Option<f64>,
+    /// Median time to first token.
+    pub max_ttft: Option<Duration>,
+    /// Median decode speed, tokens per second.
+    pub min_tps: Option<f64>,
+    /// Invalid runs, counted.
+    pub max_invalid: Option<usize>,
+}
+
+/// What `run` writes besides the reports, and what it compares against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct OutputSettings {
+    /// Reports of earlier runs, one per model, to compare with.
+    pub baseline: Vec<PathBuf>,
+    pub fail_on_regression: bool,
+    /// Significance level of the regression test.
+    pub significance: f64,
+    /// Write insta snapshots under `snapshots/` and fail when one changed.
+    pub snapshot: bool,
+    pub junit: Option<PathBuf>,
+    /// Markdown summary for `$GITHUB_STEP_SUMMARY`.
+    pub summary: Option<PathBuf>,
+    /// Show the top rustc error codes and every failure.
+    pub verbose: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct Settings {
     pub workspace_root: PathBuf,
@@ -72,8 +107,15 @@ pub struct Settings {
     pub models: Vec<ModelSpec>,
     pub samples: u32,
     pub jobs: usize,
-    pub min_score: Option<f64>,
+    pub gates: GateSettings,
     pub output: PathBuf,
+    pub outputs: OutputSettings,
+    /// Reuse answers cached on disk (`--no-cache` turns it off).
+    pub cache: bool,
+    /// Go on with the last interrupted run of the same work.
+    pub resume: bool,
+    /// Run only this share of the work.
+    pub partition: Option<Partition>,
     pub format: OutputFormat,
     pub overrides: CaseOverrides,
     pub weights: Weights,
@@ -190,6 +232,31 @@ fn parse_duration(text: &str, what: &str) -> anyhow::Result<Duration> {
     Ok(duration)
 }
 
+/// `STAGE=X`, as `--min-pass-rate` takes it.
+fn parse_stage_rate(text: &str) -> anyhow::Result<(Stage, f64)> {
+    let invalid = || {
+        bad_input(
+            anyhow::anyhow!("--min-pass-rate: `{text}` is not STAGE=X"),
+            Some("write it like `test=0.8`; stages: format, compile, test, coverage".to_owned()),
+        )
+    };
+    let (stage, rate) = text.split_once('=').ok_or_else(invalid)?;
+    let stage = Stage::from_name(stage.trim()).ok_or_else(invalid)?;
+    let rate: f64 = rate.trim().parse().map_err(|_| invalid())?;
+    let rate = check_fraction(Some(rate), "--min-pass-rate")?.unwrap_or(rate);
+    Ok((stage, rate))
+}
+
+fn check_non_negative(value: Option<f64>, what: &str) -> anyhow::Result<Option<f64>> {
+    match value {
+        Some(value) if !value.is_finite() || value < 0.0 => Err(bad_input(
+            anyhow::anyhow!("{what}: {value} must be a number of at least 0"),
+            None,
+        )),
+        other => Ok(other),
+    }
+}
+
 fn check_fraction(value: Option<f64>, what: &str) -> anyhow::Result<Option<f64>> {
     match value {
         Some(value) if !(0.0..=1.0).contains(&value) => Err(bad_input(
@@ -213,6 +280,21 @@ impl Settings {
             max_tokens,
             seed,
             coverage,
+            min_pass_rate,
+            max_repairs,
+            max_ttft,
+            min_tps,
+            max_invalid,
+            baseline,
+            fail_on_regression,
+            significance,
+            snapshot,
+            junit,
+            summary,
+            no_cache,
+            resume,
+            partition,
+            verbose,
         } = args;
         let (mut settings, config) = Settings::base(global, scoring)?;
         let Config {
@@ -263,7 +345,38 @@ impl Settings {
                 None,
             ));
         }
-        settings.min_score = check_fraction(min_score.or(config_min_score), "--min-score")?;
+        settings.gates = GateSettings {
+            min_score: check_fraction(min_score.or(config_min_score), "--min-score")?,
+            min_pass_rate: min_pass_rate
+                .iter()
+                .map(|text| parse_stage_rate(text))
+                .collect::<anyhow::Result<_>>()?,
+            max_repairs: check_non_negative(max_repairs, "--max-repairs")?,
+            max_ttft: match max_ttft {
+                Some(text) => Some(parse_duration(&text, "--max-ttft")?),
+                None => None,
+            },
+            min_tps: check_non_negative(min_tps, "--min-tps")?,
+            max_invalid,
+        };
+        settings.outputs = OutputSettings {
+            baseline,
+            fail_on_regression,
+            significance: check_fraction(significance, "--significance")?.unwrap_or(0.05),
+            snapshot,
+            junit,
+            summary,
+            verbose,
+        };
+        settings.cache = !no_cache;
+        settings.resume = resume;
+        settings.partition =
+            match partition {
+                Some(text) => Some(text.parse().map_err(|message| {
+                    bad_input(anyhow::anyhow!("--partition: {message}"), None)
+                })?),
+                None => None,
+            };
         settings.output = match output {
             Some(dir) => dir,
             None => settings
@@ -360,8 +473,12 @@ impl Settings {
             models: Vec::new(),
             samples: 1,
             jobs,
-            min_score: None,
+            gates: GateSettings::default(),
             output: PathBuf::new(),
+            outputs: OutputSettings::default(),
+            cache: true,
+            resume: false,
+            partition: None,
             format,
             overrides: CaseOverrides {
                 timeout,

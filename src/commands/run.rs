@@ -1,12 +1,13 @@
-//! `cargo llm-bench run`: suites × models × samples → reports, table and gate.
+//! `cargo llm-bench run`: suites × models × samples → reports, table and gates.
 
 use super::{load_suites, sandbox, Outcome};
 use crate::cli::{OutputFormat, Settings};
 use crate::error::{bad_input, provider_unavailable, ExitKind};
 use crate::provider::{self, Provider, ReferenceProvider};
-use crate::report::{self, RunInfo};
-use crate::runner::{self, Contestant, Plan, RunError};
+use crate::report::{self, Report, RunInfo};
+use crate::runner::{self, Contestant, ModelRun, Plan, RunError};
 use crate::score;
+use crate::suite::Suite;
 use crate::ui::Progress;
 
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
@@ -17,26 +18,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             Some("pass --output DIR, a folder you can write".into()),
         )
     })?;
-    let contestants = settings
-        .models
-        .iter()
-        .map(|model| {
-            let provider = if model.provider == "reference" {
-                Provider::Reference(ReferenceProvider::new(super::reference_answers(&suites)))
-            } else {
-                provider::connect(model, &settings.profiles).map_err(|error| {
-                    provider_unavailable(
-                        anyhow::anyhow!("model {model} cannot be used: {error}"),
-                        None,
-                    )
-                })?
-            };
-            Ok(Contestant {
-                model: model.clone(),
-                provider,
-            })
-        })
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let contestants = contestants(settings, &suites)?;
     let sandbox = sandbox(settings)?;
     let plan = Plan {
         suites: &suites,
@@ -50,7 +32,6 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     progress.finish();
     let runs = runs.map_err(|RunError::Scoring(error)| super::scoring_error(error, &suites))?;
 
-    let created = chrono::Utc::now();
     let info = RunInfo {
         suites: &suites,
         samples: settings.samples,
@@ -59,42 +40,94 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         sandbox: sandbox.level().to_string(),
         // An interrupted run still writes what it scored, marked as such.
         complete: crate::sandbox::interruption().is_none(),
-        created,
+        created: chrono::Utc::now(),
     };
-    let date = created.format("%Y%m%d").to_string();
+    let reports = write_reports(settings, &info, &runs)?;
+    print_results(settings, &reports)?;
+
+    if let Some(outcome) = provider_failures(&reports) {
+        return Ok(outcome);
+    }
+    Ok(gates(settings, &reports))
+}
+
+/// Every model with the provider that will answer for it.
+fn contestants(settings: &Settings, suites: &[Suite]) -> anyhow::Result<Vec<Contestant>> {
+    settings
+        .models
+        .iter()
+        .map(|model| {
+            let provider = if model.provider == "reference" {
+                Provider::Reference(ReferenceProvider::new(super::reference_answers(suites)))
+            } else {
+                provider::connect(model, &settings.profiles).map_err(|error| {
+                    provider_unavailable(
+                        anyhow::anyhow!("model {model} cannot be used: {error}"),
+                        None,
+                    )
+                })?
+            };
+            Ok(Contestant {
+                model: model.clone(),
+                provider,
+            })
+        })
+        .collect()
+}
+
+/// One JSON and one CSV report per model, never clobbering an earlier one.
+fn write_reports(
+    settings: &Settings,
+    info: &RunInfo,
+    runs: &[ModelRun],
+) -> anyhow::Result<Vec<Report>> {
+    let date = info.created.format("%Y%m%d").to_string();
     let mut reports = Vec::new();
-    for model_run in &runs {
-        let report = report::build_report(&info, model_run);
+    for model_run in runs {
+        let report = report::build_report(info, model_run);
         let paths = report::write_report(&settings.output, &model_run.model, &date, &report)?;
         eprintln!("wrote {} and {}", paths.json.display(), paths.csv.display());
         reports.push(report);
     }
+    Ok(reports)
+}
+
+/// The table and the failure list, or every report as JSON.
+fn print_results(settings: &Settings, reports: &[Report]) -> anyhow::Result<()> {
     match settings.format {
         OutputFormat::Table => {
             let width = crate::ui::stdout_width();
-            println!("{}", report::render_table(&reports, width));
-            let failures = report::render_failures(&reports, width);
+            println!("{}", report::render_table(reports, width));
+            let failures = report::render_failures(reports, width);
             if !failures.is_empty() {
                 println!("\n{failures}");
             }
         }
-        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&reports)?),
+        OutputFormat::Json => println!("{}", serde_json::to_string_pretty(reports)?),
     }
+    Ok(())
+}
 
+/// Exit 3 when a model stopped or requests failed at the provider.
+fn provider_failures(reports: &[Report]) -> Option<Outcome> {
     let provider_errors: usize = reports
         .iter()
         .map(|report| report.summary.provider_errors)
         .sum();
-    for report in &reports {
+    for report in reports {
         if let Some(reason) = &report.summary.stopped {
             eprintln!("error: {} stopped: {reason}", report.label());
         }
     }
-    if provider_errors > 0 {
+    (provider_errors > 0).then(|| {
         eprintln!("error: {provider_errors} request(s) failed at the provider; their cases are recorded as provider errors");
-        return Ok(Outcome(ExitKind::ProviderUnavailable));
-    }
-    if let Some(min_score) = settings.min_score {
+        Outcome(ExitKind::ProviderUnavailable)
+    })
+}
+
+/// Exit 1 when a model misses a bar.
+fn gates(settings: &Settings, reports: &[Report]) -> Outcome {
+    if let Some(min_score) = settings.gates.min_score {
         let scores: Vec<(String, f64)> = reports
             .iter()
             .map(|r| (r.label(), r.summary.mean_score))
@@ -107,8 +140,8 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             for (model, value) in failing {
                 eprintln!("error: {model} scored {value:.3}, below --min-score {min_score}");
             }
-            return Ok(Outcome(ExitKind::GateFailed));
+            return Outcome(ExitKind::GateFailed);
         }
     }
-    Ok(Outcome(ExitKind::Success))
+    Outcome(ExitKind::Success)
 }

@@ -241,6 +241,9 @@ pub struct AttemptReport {
     /// The length of the model's thinking, in characters; the thinking itself is not kept, as it
     /// can dwarf the answer and is never scored.
     pub thinking_chars: usize,
+    /// The repair request that asked for this answer: the previous answer's failing stage and
+    /// its diagnostics, exactly as sent. Null for the first answer.
+    pub feedback: Option<String>,
     /// The code that was scored, as extracted from the answer.
     pub code: String,
     /// The model's raw answer.
@@ -537,6 +540,7 @@ fn attempt_report(attempt: &Attempt) -> AttemptReport {
         },
         stages: attempt.stages.iter().map(stage_report).collect(),
         thinking_chars: attempt.thinking.chars().count(),
+        feedback: attempt.feedback.clone(),
         code: attempt.code.clone(),
         answer: attempt.answer.clone(),
     }
@@ -694,6 +698,7 @@ mod tests {
                 sample: 0,
                 attempt: 0,
             },
+            feedback: None,
             answer: "```rust\nfn x() {}\n```".to_owned(),
             thinking: "hmm".to_owned(),
             code: "fn x() {}".to_owned(),
