@@ -215,7 +215,7 @@ pub fn run(
     for (contestant, _) in contestants.iter().enumerate() {
         for (suite_index, suite) in plan.suites.iter().enumerate() {
             for (case_index, case) in suite.cases.iter().enumerate() {
-                for sample in 0..plan.samples {
+                for sample in 0..case.settings.samples {
                     conversations.push(Conversation {
                         contestant,
                         run: CaseRun {

@@ -5,9 +5,7 @@ mod config;
 mod settings;
 
 pub use config::{Config, ProviderProfile};
-pub use settings::{
-    CaseOverrides, GateSettings, ModelsSettings, OutputFormat, OutputSettings, Settings,
-};
+pub use settings::{GateSettings, ModelsSettings, OutputFormat, OutputSettings, Settings};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -67,7 +65,8 @@ pub struct ScoringArgs {
     /// Parallel builds and test processes [config: jobs; default: number of cores].
     #[arg(long, short = 'j', value_name = "N")]
     pub jobs: Option<usize>,
-    /// Wall-clock limit per stage, overriding the suites' `timeout` (e.g. 30s, 2m) [config: timeout].
+    /// Wall-clock limit per stage, overriding the suites' `timeout`: seconds, or 30s, 2m
+    /// [config: timeout].
     #[arg(long, value_name = "DURATION")]
     pub timeout: Option<String>,
     /// Output for machines or people [config: format].
@@ -102,9 +101,10 @@ pub struct RunArgs {
     /// Models as PROVIDER:MODEL, `reference` or `replay:DIR` (repeatable) [config: models].
     #[arg(long = "model", short = 'm', value_name = "SPEC")]
     pub models: Vec<String>,
-    /// Answers per case and model, for pass@k [config: samples; default: 1].
+    /// Answers per case and model, for pass@k, overriding the suites' `samples` [config:
+    /// samples; default: 1].
     #[arg(long, value_name = "N")]
-    pub samples: Option<u32>,
+    pub samples: Option<String>,
     /// Exit 1 when any model's mean score is below this (0..=1) [config: min-score].
     #[arg(long, value_name = "SCORE")]
     pub min_score: Option<f64>,
@@ -113,19 +113,19 @@ pub struct RunArgs {
     pub output: Option<PathBuf>,
     /// Repair attempts after a failed answer, overriding the suites' `repairs` [config: repairs].
     #[arg(long, value_name = "N")]
-    pub repairs: Option<u32>,
+    pub repairs: Option<String>,
     /// Sampling temperature, overriding the suites' [config: temperature].
     #[arg(long, value_name = "T")]
-    pub temperature: Option<f64>,
+    pub temperature: Option<String>,
     /// Most tokens per answer, overriding the suites' [config: max-tokens].
     #[arg(long, value_name = "N")]
-    pub max_tokens: Option<u32>,
+    pub max_tokens: Option<String>,
     /// Sampling seed, overriding the suites' [config: seed].
     #[arg(long, value_name = "N")]
-    pub seed: Option<u64>,
+    pub seed: Option<String>,
     /// Line coverage needed to pass the coverage stage (0..=1), overriding the suites' [config: coverage].
     #[arg(long, value_name = "FRACTION")]
-    pub coverage: Option<f64>,
+    pub coverage: Option<String>,
     /// Exit 1 when a model's pass rate at a stage is below X, e.g. `test=0.8` (repeatable)
     /// [config: min-pass-rate].
     #[arg(long, value_name = "STAGE=X")]

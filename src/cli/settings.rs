@@ -1,7 +1,8 @@
 //! Flags + config + built-in defaults → one `Settings` value, resolved once.
 //!
 //! Flags and config are destructured field by field, so a new flag that is not resolved here
-//! does not compile.
+//! does not compile. Every value goes through the same check whether it comes from a flag or
+//! the config; case settings go through the suites' own (`suite::setting`).
 
 use super::config::{self, Config};
 use super::{FormatArg, GlobalArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs, ValidateArgs};
@@ -10,7 +11,8 @@ use crate::partition::Partition;
 use crate::provider::{ModelSpec, ProviderProfile};
 use crate::sandbox::SandboxRequest;
 use crate::score::Weights;
-use crate::suite::{CaseSettings, Stage};
+use crate::suite::setting::{self, Problem, Scalar};
+use crate::suite::{Overrides, Stage};
 use anyhow::Context;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -20,48 +22,6 @@ use std::time::Duration;
 pub enum OutputFormat {
     Table,
     Json,
-}
-
-/// Settings that override every case's own (flags over config; both over the suites).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct CaseOverrides {
-    pub repairs: Option<u32>,
-    pub timeout: Option<Duration>,
-    pub temperature: Option<f64>,
-    pub max_tokens: Option<u32>,
-    pub seed: Option<u64>,
-    pub coverage: Option<f64>,
-}
-
-impl CaseOverrides {
-    pub fn apply(&self, settings: &mut CaseSettings) {
-        let CaseOverrides {
-            repairs,
-            timeout,
-            temperature,
-            max_tokens,
-            seed,
-            coverage,
-        } = self;
-        if let Some(repairs) = repairs {
-            settings.repairs = *repairs;
-        }
-        if let Some(timeout) = timeout {
-            settings.timeout = *timeout;
-        }
-        if let Some(temperature) = temperature {
-            settings.temperature = *temperature;
-        }
-        if let Some(max_tokens) = max_tokens {
-            settings.max_tokens = *max_tokens;
-        }
-        if let Some(seed) = seed {
-            settings.seed = Some(*seed);
-        }
-        if let Some(coverage) = coverage {
-            settings.coverage = *coverage;
-        }
-    }
 }
 
 /// Bars every model must clear, or the run exits 1 naming the model and the gate.
@@ -105,7 +65,6 @@ pub struct Settings {
     pub scratch_dir: PathBuf,
     pub suites: Vec<PathBuf>,
     pub models: Vec<ModelSpec>,
-    pub samples: u32,
     pub jobs: usize,
     pub gates: GateSettings,
     pub output: PathBuf,
@@ -117,7 +76,9 @@ pub struct Settings {
     /// Run only this share of the work.
     pub partition: Option<Partition>,
     pub format: OutputFormat,
-    pub overrides: CaseOverrides,
+    /// Case settings the config and the flags set for every case (`samples` among them), laid
+    /// over each case's own when suites load.
+    pub overrides: Overrides,
     pub weights: Weights,
     pub progress: bool,
     pub sandbox: SandboxRequest,
@@ -216,55 +177,54 @@ fn find_workspace(manifest_path: Option<&Path>) -> anyhow::Result<Workspace> {
     }
 }
 
-fn parse_duration(text: &str, what: &str) -> anyhow::Result<Duration> {
-    let duration = humantime::parse_duration(text).map_err(|error| {
-        bad_input(
-            anyhow::anyhow!("{what}: `{text}` is not a duration: {error}"),
-            Some("write it like `30s` or `2m`".to_owned()),
-        )
-    })?;
-    if duration.is_zero() || duration > crate::suite::MAX_TIMEOUT {
-        return Err(bad_input(
-            anyhow::anyhow!("{what}: must be longer than zero and at most 24h"),
-            None,
-        ));
+/// A flag's value that failed its check, naming the flag.
+fn bad_flag(flag: &str, problem: Problem) -> anyhow::Error {
+    bad_input(
+        anyhow::anyhow!("--{flag}: {}", problem.message),
+        problem.hint,
+    )
+}
+
+/// Sets the case settings given as flags over `overrides`; flags are text, checked exactly as
+/// the same key in a suite or the config is.
+fn set_case_flags(
+    overrides: &mut Overrides,
+    flags: &[(&str, Option<String>)],
+) -> anyhow::Result<()> {
+    for (flag, text) in flags {
+        let Some(text) = text else { continue };
+        let setting = setting::overridable_setting(flag).ok_or_else(|| {
+            anyhow::anyhow!("--{flag} is not a case setting that flags may override")
+        })?;
+        overrides
+            .set(setting, Scalar::from_flag(text))
+            .map_err(|problem| bad_flag(flag, problem))?;
     }
-    Ok(duration)
+    Ok(())
 }
 
 /// `STAGE=X`, as `--min-pass-rate` takes it.
-fn parse_stage_rate(text: &str) -> anyhow::Result<(Stage, f64)> {
-    let invalid = || {
-        bad_input(
-            anyhow::anyhow!("--min-pass-rate: `{text}` is not STAGE=X"),
-            Some("write it like `test=0.8`; stages: format, compile, test, coverage".to_owned()),
+fn parse_stage_rate(text: &str) -> Result<(Stage, f64), Problem> {
+    let (stage, rate) = text.split_once('=').ok_or_else(|| {
+        Problem::hinted(
+            format!("`{text}` is not STAGE=X"),
+            "write it like `test=0.8`; stages: format, compile, test, coverage",
         )
-    };
-    let (stage, rate) = text.split_once('=').ok_or_else(invalid)?;
-    let stage = Stage::from_name(stage.trim()).ok_or_else(invalid)?;
-    let rate: f64 = rate.trim().parse().map_err(|_| invalid())?;
-    let rate = check_fraction(Some(rate), "--min-pass-rate")?.unwrap_or(rate);
+    })?;
+    let stage = setting::stage(stage.trim())?;
+    let rate = setting::fraction(Scalar::from_flag(rate))?;
     Ok((stage, rate))
 }
 
-fn check_non_negative(value: Option<f64>, what: &str) -> anyhow::Result<Option<f64>> {
-    match value {
-        Some(value) if !value.is_finite() || value < 0.0 => Err(bad_input(
-            anyhow::anyhow!("{what}: {value} must be a number of at least 0"),
-            None,
-        )),
-        other => Ok(other),
-    }
-}
-
-fn check_fraction(value: Option<f64>, what: &str) -> anyhow::Result<Option<f64>> {
-    match value {
-        Some(value) if !(0.0..=1.0).contains(&value) => Err(bad_input(
-            anyhow::anyhow!("{what}: {value} is not between 0 and 1"),
-            None,
-        )),
-        other => Ok(other),
-    }
+/// A number flag through the check its config twin goes through.
+fn checked_number(
+    value: Option<f64>,
+    flag: &str,
+    check: fn(Scalar) -> Result<f64, Problem>,
+) -> anyhow::Result<Option<f64>> {
+    value
+        .map(|value| check(Scalar::Float(value)).map_err(|problem| bad_flag(flag, problem)))
+        .transpose()
 }
 
 impl Settings {
@@ -299,21 +259,28 @@ impl Settings {
         let (mut settings, config) = Settings::base(global, scoring)?;
         let Config {
             models: config_models,
-            samples: config_samples,
             min_score: config_min_score,
             output: config_output,
-            repairs: config_repairs,
-            temperature: config_temperature,
-            max_tokens: config_max_tokens,
-            seed: config_seed,
-            coverage: config_coverage,
-            weights,
             providers,
+            min_pass_rate: config_min_pass_rate,
+            max_repairs: config_max_repairs,
+            max_ttft: config_max_ttft,
+            min_tps: config_min_tps,
+            max_invalid: config_max_invalid,
+            baseline: config_baseline,
+            fail_on_regression: config_fail_on_regression,
+            significance: config_significance,
+            snapshot: config_snapshot,
+            junit: config_junit,
+            summary: config_summary,
+            cache: config_cache,
+            // Resolved by `base`, for every command that scores.
+            case_settings: _,
+            weights: _,
             sandbox: _,
             suites: _,
             jobs: _,
             format: _,
-            timeout: _,
         } = config;
         let model_texts = if models.is_empty() {
             config_models.unwrap_or_default()
@@ -338,37 +305,57 @@ impl Settings {
             }
         }
         settings.profiles = providers;
-        settings.samples = samples.or(config_samples).unwrap_or(1);
-        if settings.samples == 0 {
-            return Err(bad_input(
-                anyhow::anyhow!("--samples: must be at least 1"),
-                None,
-            ));
+        set_case_flags(
+            &mut settings.overrides,
+            &[
+                ("samples", samples),
+                ("repairs", repairs),
+                ("temperature", temperature),
+                ("max-tokens", max_tokens),
+                ("seed", seed),
+                ("coverage", coverage),
+            ],
+        )?;
+        // A stage's bar from a flag replaces the config's bar for that stage.
+        let mut pass_rates = config_min_pass_rate;
+        for text in &min_pass_rate {
+            let (stage, rate) =
+                parse_stage_rate(text).map_err(|problem| bad_flag("min-pass-rate", problem))?;
+            pass_rates.retain(|(known, _)| *known != stage);
+            pass_rates.push((stage, rate));
         }
         settings.gates = GateSettings {
-            min_score: check_fraction(min_score.or(config_min_score), "--min-score")?,
-            min_pass_rate: min_pass_rate
-                .iter()
-                .map(|text| parse_stage_rate(text))
-                .collect::<anyhow::Result<_>>()?,
-            max_repairs: check_non_negative(max_repairs, "--max-repairs")?,
+            min_score: checked_number(min_score, "min-score", setting::fraction)?
+                .or(config_min_score),
+            min_pass_rate: pass_rates,
+            max_repairs: checked_number(max_repairs, "max-repairs", setting::non_negative)?
+                .or(config_max_repairs),
             max_ttft: match max_ttft {
-                Some(text) => Some(parse_duration(&text, "--max-ttft")?),
-                None => None,
+                Some(text) => Some(
+                    setting::duration(Scalar::from_flag(&text))
+                        .map_err(|problem| bad_flag("max-ttft", problem))?,
+                ),
+                None => config_max_ttft,
             },
-            min_tps: check_non_negative(min_tps, "--min-tps")?,
-            max_invalid,
+            min_tps: checked_number(min_tps, "min-tps", setting::non_negative)?.or(config_min_tps),
+            max_invalid: max_invalid.or(config_max_invalid),
         };
         settings.outputs = OutputSettings {
-            baseline,
-            fail_on_regression,
-            significance: check_fraction(significance, "--significance")?.unwrap_or(0.05),
-            snapshot,
-            junit,
-            summary,
+            baseline: if baseline.is_empty() {
+                config_baseline
+            } else {
+                baseline
+            },
+            fail_on_regression: fail_on_regression || config_fail_on_regression == Some(true),
+            significance: checked_number(significance, "significance", setting::fraction)?
+                .or(config_significance)
+                .unwrap_or(0.05),
+            snapshot: snapshot || config_snapshot == Some(true),
+            junit: junit.or(config_junit),
+            summary: summary.or(config_summary),
             verbose,
         };
-        settings.cache = !no_cache;
+        settings.cache = !no_cache && config_cache != Some(false);
         settings.resume = resume;
         settings.partition =
             match partition {
@@ -383,48 +370,28 @@ impl Settings {
                 .workspace_root
                 .join(config_output.unwrap_or_else(|| PathBuf::from("logs/benchmarks"))),
         };
-        settings.overrides.repairs = repairs.or(config_repairs);
-        settings.overrides.temperature = temperature.or(config_temperature);
-        if settings
-            .overrides
-            .temperature
-            .is_some_and(|t| !(0.0..=2.0).contains(&t))
-        {
-            return Err(bad_input(
-                anyhow::anyhow!("--temperature: must be between 0 and 2"),
-                None,
-            ));
-        }
-        settings.overrides.max_tokens = max_tokens.or(config_max_tokens);
-        settings.overrides.seed = seed.or(config_seed);
-        settings.overrides.coverage = check_fraction(coverage.or(config_coverage), "--coverage")?;
-        settings.weights = weights.unwrap_or_default();
-        let weights = settings.weights;
-        let all = [
-            weights.format,
-            weights.compile,
-            weights.test,
-            weights.coverage,
-        ];
-        if all.iter().any(|w| !w.is_finite() || *w < 0.0) || all.iter().sum::<f64>() <= 0.0 {
-            return Err(bad_input(
-                anyhow::anyhow!("weights: each must be a number of at least 0, with a sum above 0"),
-                None,
-            ));
-        }
         Ok(settings)
     }
 
+    /// `validate` scores each reference exactly as `run --model reference` would: the same
+    /// config and flags, one sample and no repairs (a reference is scored as given).
     pub fn for_validate(global: &GlobalArgs, args: ValidateArgs) -> anyhow::Result<Settings> {
         let ValidateArgs { scoring } = args;
         let (mut settings, _) = Settings::base(global, scoring)?;
-        // A reference is scored as given: one sample, no repairs.
-        settings.models = vec![ModelSpec::parse("reference").expect("`reference` is a valid spec")];
-        settings.overrides.repairs = Some(0);
+        settings.models = vec![ModelSpec::parse("reference")
+            .map_err(|message| anyhow::anyhow!("the reference model: {message}"))?];
+        set_case_flags(
+            &mut settings.overrides,
+            &[
+                ("repairs", Some("0".to_owned())),
+                ("samples", Some("1".to_owned())),
+            ],
+        )?;
         Ok(settings)
     }
 
-    /// What every command shares: the workspace, the config, suites, jobs, timeout, format.
+    /// What every command that scores shares: the workspace, the config, suites, jobs, the
+    /// case settings of the config and `--timeout`, weights, format.
     fn base(global: &GlobalArgs, scoring: ScoringArgs) -> anyhow::Result<(Settings, Config)> {
         let GlobalArgs {
             manifest_path,
@@ -449,19 +416,15 @@ impl Settings {
             (vec!["suites/*.yaml".to_owned()], workspace.root.clone())
         };
         let suite_paths = expand_suites(&patterns, &base_dir, &cwd)?;
-        let timeout = match timeout.or(config.timeout.clone()) {
-            Some(text) => Some(parse_duration(&text, "--timeout")?),
-            None => None,
+        let mut overrides = config.case_settings.clone();
+        set_case_flags(&mut overrides, &[("timeout", timeout)])?;
+        let jobs = match jobs {
+            Some(jobs) => config::jobs(Scalar::Int(i64::try_from(jobs).unwrap_or(i64::MAX)))
+                .map_err(|problem| bad_flag("jobs", problem))?,
+            None => config
+                .jobs
+                .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
         };
-        let jobs = jobs
-            .or(config.jobs)
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        if jobs == 0 {
-            return Err(bad_input(
-                anyhow::anyhow!("--jobs: must be at least 1"),
-                None,
-            ));
-        }
         let format = match format.or(config.format) {
             Some(FormatArg::Json) => OutputFormat::Json,
             Some(FormatArg::Table) | None => OutputFormat::Table,
@@ -471,7 +434,6 @@ impl Settings {
             workspace_root: workspace.root,
             suites: suite_paths,
             models: Vec::new(),
-            samples: 1,
             jobs,
             gates: GateSettings::default(),
             output: PathBuf::new(),
@@ -480,11 +442,8 @@ impl Settings {
             resume: false,
             partition: None,
             format,
-            overrides: CaseOverrides {
-                timeout,
-                ..CaseOverrides::default()
-            },
-            weights: Weights::default(),
+            overrides,
+            weights: config.weights.unwrap_or_default(),
             progress: !no_progress,
             sandbox: match sandbox.or(config.sandbox) {
                 Some(SandboxArg::Auto) | None => SandboxRequest::Auto,

@@ -4,15 +4,16 @@ pub mod models;
 pub mod run;
 pub mod validate;
 
-use crate::cli::{CaseOverrides, Settings};
+use crate::cli::Settings;
 use crate::error::{bad_input, ExitKind};
 use crate::sandbox::{Sandbox, SandboxOptions, UnresolvedDependencies};
-use crate::suite::{self, Suite};
+use crate::suite::{self, Overrides, Suite};
 use anyhow::Context;
 use std::collections::HashMap;
 
-/// Loads every suite, reporting the problems of all of them before giving up.
-fn load_suites(settings: &Settings, overrides: &CaseOverrides) -> anyhow::Result<Vec<Suite>> {
+/// Loads every suite, reporting the problems of all of them before giving up; the layers above
+/// the suites (config, flags) are laid over every case here, and only here.
+fn load_suites(settings: &Settings, overrides: &Overrides) -> anyhow::Result<Vec<Suite>> {
     let mut suites = Vec::new();
     let mut problems = Vec::new();
     for path in &settings.suites {
@@ -44,6 +45,17 @@ fn load_suites(settings: &Settings, overrides: &CaseOverrides) -> anyhow::Result
         ));
     }
     Ok(suites)
+}
+
+/// The most samples any case asks for: what a report's `samples` says, and the largest k of
+/// pass@k.
+fn most_samples(suites: &[Suite]) -> u32 {
+    suites
+        .iter()
+        .flat_map(|suite| &suite.cases)
+        .map(|case| case.settings.samples)
+        .max()
+        .unwrap_or(1)
 }
 
 /// Every case's reference answer, keyed by (suite, case id), for the `reference` provider.

@@ -22,7 +22,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     let sandbox = sandbox(settings)?;
     let plan = Plan {
         suites: &suites,
-        samples: settings.samples,
+        samples: super::most_samples(&suites),
         weights: settings.weights,
     };
     let progress = Progress::new(settings.progress);
@@ -34,7 +34,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
 
     let info = RunInfo {
         suites: &suites,
-        samples: settings.samples,
+        samples: super::most_samples(&suites),
         weights: settings.weights,
         rustc: sandbox.rustc_version(),
         sandbox: sandbox.level().to_string(),

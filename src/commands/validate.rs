@@ -25,7 +25,7 @@ pub fn validate(settings: &Settings) -> anyhow::Result<Outcome> {
     let sandbox = sandbox(settings)?;
     let plan = Plan {
         suites: &suites,
-        samples: 1,
+        samples: super::most_samples(&suites),
         weights: settings.weights,
     };
     let contestants = [Contestant {

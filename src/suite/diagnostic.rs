@@ -1,9 +1,10 @@
-//! Suite problems with their location, rendered as `file:line:col: key: what is wrong`.
+//! Problems in a suite or config file with their location, rendered as
+//! `file:line:col: key: what is wrong`.
 
 use std::fmt;
 use std::path::PathBuf;
 
-/// One problem in a suite file.
+/// One problem in a suite or config file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Diagnostic {
     pub line: u64,
@@ -46,16 +47,22 @@ pub enum SuiteError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{}", render_invalid(path, diagnostics))]
+    #[error("{}", render_diagnostics("suite", path, diagnostics))]
     Invalid {
         path: PathBuf,
         diagnostics: Vec<Diagnostic>,
     },
 }
 
-fn render_invalid(path: &std::path::Path, diagnostics: &[Diagnostic]) -> String {
+/// `invalid WHAT FILE (N problems)` and one located line per problem, with an excerpt where
+/// the diagnostic carries its source line.
+pub fn render_diagnostics(
+    what: &str,
+    path: &std::path::Path,
+    diagnostics: &[Diagnostic],
+) -> String {
     let mut text = format!(
-        "invalid suite {} ({} problem{})",
+        "invalid {what} {} ({} problem{})",
         path.display(),
         diagnostics.len(),
         if diagnostics.len() == 1 { "" } else { "s" }

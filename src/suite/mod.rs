@@ -2,10 +2,11 @@
 
 mod diagnostic;
 mod node;
+pub mod setting;
 mod validate;
 
-pub use diagnostic::{Diagnostic, SuiteError};
-pub use validate::MAX_TIMEOUT;
+pub use diagnostic::{render_diagnostics, Diagnostic, SuiteError};
+pub use setting::{Overrides, MAX_TIMEOUT};
 
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
@@ -43,6 +44,8 @@ pub struct CaseSettings {
     pub max_tokens: u32,
     pub seed: Option<u64>,
     pub repairs: u32,
+    /// Independent conversations per case and model (`samples`).
+    pub samples: u32,
     pub timeout: Duration,
     pub stages: Vec<Stage>,
     pub coverage: f64,
@@ -85,6 +88,7 @@ impl Default for CaseSettings {
             max_tokens: 1024,
             seed: None,
             repairs: 2,
+            samples: 1,
             timeout: Duration::from_secs(30),
             stages: Stage::ALL.to_vec(),
             coverage: 0.8,

@@ -1,29 +1,37 @@
 //! Checks a located YAML tree against suite format v1, collecting every problem.
 
 use super::node::{self, Node, Value};
-use super::{Case, CaseSettings, Diagnostic, Mode, Stage, TestLimits};
+use super::setting::{self, did_you_mean, Scalar, CASE_SETTINGS};
+use super::{Case, CaseSettings, Diagnostic, Stage, TestLimits};
 use std::collections::{BTreeMap, HashSet};
-use std::time::Duration;
 
 const TOP_KEYS: &[&str] = &["suite", "description", "edition", "defaults", "cases"];
-const SETTING_KEYS: &[&str] = &[
-    "mode",
-    "system",
-    "temperature",
-    "max_tokens",
-    "seed",
-    "repairs",
-    "timeout",
-    "stages",
-    "coverage",
-    "dependencies",
-    "limits",
-];
+/// Settings only a suite writes, checked here because their problems point inside the value;
+/// the scalar ones are declared in `setting::CASE_SETTINGS`.
+const STRUCTURED_SETTING_KEYS: &[&str] = &["stages", "dependencies", "limits"];
 const LIMIT_KEYS: &[&str] = &["memory", "processes", "file-size", "output"];
 const CASE_ONLY_KEYS: &[&str] = &["id", "prompt", "reference", "tests", "tags"];
 const EDITIONS: &[&str] = &["2015", "2018", "2021", "2024"];
-/// Longer timeouts are surely typos, and would overflow deadline arithmetic.
-pub const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Every key `defaults:` and a case may set.
+fn setting_keys() -> Vec<&'static str> {
+    CASE_SETTINGS
+        .iter()
+        .map(|setting| setting.key)
+        .chain(STRUCTURED_SETTING_KEYS.iter().copied())
+        .collect()
+}
+
+/// A YAML value as every layer's checks take it.
+fn scalar(node: &Node) -> Scalar<'_> {
+    match &node.value {
+        Value::Int(integer) => Scalar::Int(*integer),
+        Value::Float(number) => Scalar::Float(*number),
+        Value::Str(text) => Scalar::Str(text),
+        Value::Bool(flag) => Scalar::Bool(*flag),
+        other => Scalar::Other(other.kind()),
+    }
+}
 
 #[derive(Debug)]
 pub(super) struct Validated {
@@ -140,57 +148,6 @@ impl Checker {
         }
     }
 
-    fn number(&mut self, node: &Node, key: &str, min: f64, max: f64) -> Option<f64> {
-        let value = match node.value {
-            Value::Int(value) => value as f64,
-            Value::Float(value) => value,
-            ref other => {
-                self.report(
-                    node,
-                    key,
-                    format!("expected a number, found {}", other.kind()),
-                );
-                return None;
-            }
-        };
-        if !(min..=max).contains(&value) {
-            self.report(node, key, format!("{value} is out of range {min}..={max}"));
-            return None;
-        }
-        Some(value)
-    }
-
-    fn duration(&mut self, node: &Node, key: &str) -> Option<Duration> {
-        let duration = match &node.value {
-            Value::Int(seconds) if *seconds > 0 => Duration::from_secs(*seconds as u64),
-            Value::Str(text) => match humantime::parse_duration(text) {
-                Ok(duration) => duration,
-                Err(error) => {
-                    self.report_with_hint(
-                        node,
-                        key,
-                        format!("`{text}` is not a duration: {error}"),
-                        Some("write it like `30s`, `2m` or `1m 30s`".to_owned()),
-                    );
-                    return None;
-                }
-            },
-            other => {
-                self.report(
-                    node,
-                    key,
-                    format!("expected a duration such as `30s`, found {}", other.kind()),
-                );
-                return None;
-            }
-        };
-        if duration.is_zero() || duration > MAX_TIMEOUT {
-            self.report(node, key, "must be longer than zero and at most 24h");
-            return None;
-        }
-        Some(duration)
-    }
-
     fn string_list<'a>(&mut self, node: &'a Node, key: &str) -> Option<Vec<(String, &'a Node)>> {
         let Value::Seq(items) = &node.value else {
             self.report(
@@ -209,58 +166,15 @@ impl Checker {
         Some(strings)
     }
 
-    /// Applies one settings key to `settings`; returns false when the key is not a setting.
-    fn setting(&mut self, settings: &mut CaseSettings, name: &str, node: &Node, key: &str) -> bool {
+    /// Applies one settings key to `settings`, reporting a value that does not fit it.
+    fn setting(&mut self, settings: &mut CaseSettings, name: &str, node: &Node, key: &str) {
+        if let Some(setting) = setting::case_setting(name) {
+            if let Err(problem) = setting.set(settings, scalar(node)) {
+                self.report_with_hint(node, key, problem.message, problem.hint);
+            }
+            return;
+        }
         match name {
-            "mode" => {
-                if let Some(mode) = self.string(node, key) {
-                    match mode.as_str() {
-                        "chat" => settings.mode = Mode::Chat,
-                        "completion" => settings.mode = Mode::Completion,
-                        _ => self.report_with_hint(
-                            node,
-                            key,
-                            format!("unknown mode `{mode}`"),
-                            Some("use `chat` or `completion`".to_owned()),
-                        ),
-                    }
-                }
-            }
-            "system" => {
-                if let Some(system) = self.string(node, key) {
-                    settings.system = (!system.trim().is_empty()).then_some(system);
-                }
-            }
-            "temperature" => {
-                if let Some(value) = self.number(node, key, 0.0, 2.0) {
-                    settings.temperature = value;
-                }
-            }
-            "max_tokens" => {
-                if let Some(value) = self.integer(node, key, 1, 1_000_000) {
-                    settings.max_tokens = value as u32;
-                }
-            }
-            "seed" => {
-                if let Some(value) = self.integer(node, key, 0, i64::MAX) {
-                    settings.seed = Some(value as u64);
-                }
-            }
-            "repairs" => {
-                if let Some(value) = self.integer(node, key, 0, 20) {
-                    settings.repairs = value as u32;
-                }
-            }
-            "timeout" => {
-                if let Some(value) = self.duration(node, key) {
-                    settings.timeout = value;
-                }
-            }
-            "coverage" => {
-                if let Some(value) = self.number(node, key, 0.0, 1.0) {
-                    settings.coverage = value;
-                }
-            }
             "stages" => {
                 if let Some(stages) = self.stages(node, key) {
                     settings.stages = stages;
@@ -272,9 +186,8 @@ impl Checker {
                 }
             }
             "limits" => self.limits(&mut settings.limits, node, key),
-            _ => return false,
+            _ => unreachable!("entries() only returns setting keys"),
         }
-        true
     }
 
     /// Applies the keys of a `limits:` mapping; keys left out keep the value they had.
@@ -352,18 +265,12 @@ impl Checker {
         let names = self.string_list(node, key)?;
         let mut stages = Vec::new();
         for (name, item) in names {
-            match Stage::from_name(&name) {
-                Some(stage) if stages.contains(&stage) => {
+            match setting::stage(&name) {
+                Ok(stage) if stages.contains(&stage) => {
                     self.report(item, key, format!("`{name}` is listed twice"))
                 }
-                Some(stage) => stages.push(stage),
-                None => {
-                    let known: Vec<&str> = Stage::ALL.iter().map(|stage| stage.name()).collect();
-                    let hint = did_you_mean(&name, &known)
-                        .map(|known| format!("did you mean `{known}`?"))
-                        .or_else(|| Some(format!("known stages: {}", known.join(", "))));
-                    self.report_with_hint(item, key, format!("unknown stage `{name}`"), hint);
-                }
+                Ok(stage) => stages.push(stage),
+                Err(problem) => self.report_with_hint(item, key, problem.message, problem.hint),
             }
         }
         if stages.is_empty() {
@@ -518,7 +425,7 @@ pub(super) fn validate(text: &str, file_stem: &str) -> Result<Validated, Vec<Dia
                 }
             }
             "defaults" => {
-                if let Some(default_entries) = checker.entries(value, "defaults", SETTING_KEYS) {
+                if let Some(default_entries) = checker.entries(value, "defaults", &setting_keys()) {
                     for (setting, node) in default_entries {
                         checker.setting(&mut defaults, setting, node, &join("defaults", setting));
                     }
@@ -573,7 +480,11 @@ pub(super) fn validate(text: &str, file_stem: &str) -> Result<Validated, Vec<Dia
 
 fn case(checker: &mut Checker, node: &Node, index: usize, defaults: &CaseSettings) -> Option<Case> {
     let path = format!("cases[{index}]");
-    let allowed: Vec<&str> = CASE_ONLY_KEYS.iter().chain(SETTING_KEYS).copied().collect();
+    let allowed: Vec<&str> = CASE_ONLY_KEYS
+        .iter()
+        .copied()
+        .chain(setting_keys())
+        .collect();
     let entries = checker.entries(node, &path, &allowed)?;
     let errors_before = checker.diagnostics.len();
     let mut settings = defaults.clone();
@@ -676,16 +587,6 @@ fn join(path: &str, key: &str) -> String {
     }
 }
 
-/// The closest known key, if it is close enough to be a typo.
-fn did_you_mean<'a>(unknown: &str, known: &[&'a str]) -> Option<&'a str> {
-    known
-        .iter()
-        .map(|candidate| (strsim::jaro_winkler(unknown, candidate), *candidate))
-        .filter(|(similarity, _)| *similarity > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0))
-        .map(|(_, candidate)| candidate)
-}
-
 /// `512MiB`, `2 GiB`, `1GB`, `4096` → bytes.
 fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
@@ -711,6 +612,7 @@ fn parse_size(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
 
     const MINIMAL: &str =
         "cases:\n  - id: one\n    prompt: p\n    reference: r\n    tests: \"#[test] fn t() {}\"\n";
