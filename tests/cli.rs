@@ -583,3 +583,92 @@ fn ctrl_c_takes_the_running_test_processes_down_too() {
         "a test process outlived the interrupted run"
     );
 }
+
+/// One case whose reference leaves a function untested: about half its lines are covered.
+const HALF_COVERED_SUITE: &str = "suite: half-covered\ndefaults:\n  coverage: 0.3\ncases:\n  - id: half\n    prompt: p\n    reference: |\n      pub fn used(x: i32) -> i32 {\n          x + 1\n      }\n      pub fn unused(x: i32) -> i32 {\n          let y = x * 2;\n          let z = y - 3;\n          z * z\n      }\n    tests: |\n      #[cfg(test)]\n      mod tests {\n          #[test]\n          fn used_adds_one() {\n              assert_eq!(super::used(1), 2);\n          }\n      }\n";
+
+#[test]
+fn validate_applies_the_configs_coverage_bar_as_run_does() {
+    let project = Project::new();
+    let suite_path = project.write("suites/half.yaml", HALF_COVERED_SUITE);
+    let without_config = project.run(&["validate", "--suite", &suite_path]);
+    assert_eq!(
+        without_config.status.code(),
+        Some(0),
+        "{}",
+        stdout(&without_config)
+    );
+    project.write("llm-bench.toml", "coverage = 1.0\n");
+    let validate = project.run(&["validate", "--suite", &suite_path]);
+    assert_eq!(validate.status.code(), Some(1), "{}", stdout(&validate));
+    assert!(
+        stdout(&validate).contains("FAIL half-covered/half at coverage"),
+        "{}",
+        stdout(&validate)
+    );
+    let run = project.run(&[
+        "--suite",
+        &suite_path,
+        "--model",
+        "reference",
+        "--format",
+        "json",
+    ]);
+    let reports: Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(
+        final_stages(&reports[0]["cases"][0]).last(),
+        Some(&("coverage".to_owned(), false)),
+        "run fails the same stage validate does"
+    );
+}
+
+#[test]
+fn samples_come_from_the_suite_per_case_and_a_flag_overrides_them() {
+    let project = Project::new();
+    let text = std::fs::read_to_string(suite("fixture.yaml"))
+        .unwrap()
+        .replace("  repairs: 1\n", "  repairs: 1\n  samples: 2\n")
+        .replacen("  - id: add\n", "  - id: add\n    samples: 3\n", 1);
+    let suite_path = project.write("suites/sampled.yaml", text);
+    let conversations = |extra: &[&str]| {
+        let mut args = vec![
+            "--suite",
+            &suite_path,
+            "--model",
+            "reference",
+            "--format",
+            "json",
+        ];
+        args.extend_from_slice(extra);
+        let output = project.run(&args);
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+        let reports: Value = serde_json::from_slice(&output.stdout).unwrap();
+        let mut counts = std::collections::BTreeMap::<String, usize>::new();
+        for case in reports[0]["cases"].as_array().unwrap() {
+            *counts
+                .entry(case["case"].as_str().unwrap().to_owned())
+                .or_default() += 1;
+        }
+        (counts, reports[0]["samples"].clone())
+    };
+    let (counts, samples) = conversations(&[]);
+    assert_eq!(counts["add"], 3);
+    assert_eq!(counts["sign"], 2);
+    assert_eq!(
+        samples, 3,
+        "a report's samples is the most any case asks for"
+    );
+    let (counts, _) = conversations(&["--samples", "1"]);
+    assert!(counts.values().all(|count| *count == 1), "{counts:?}");
+}
+
+#[test]
+fn a_timeout_is_a_number_of_seconds_as_a_flag_and_in_the_config() {
+    let project = Project::new();
+    let fixture = suite("fixture.yaml");
+    let flag = project.run(&["validate", "--suite", &fixture, "--timeout", "25"]);
+    assert_eq!(flag.status.code(), Some(0), "{}", stderr(&flag));
+    project.write("llm-bench.toml", "timeout = 25\n");
+    let config = project.run(&["validate", "--suite", &fixture]);
+    assert_eq!(config.status.code(), Some(0), "{}", stderr(&config));
+}
