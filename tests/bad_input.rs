@@ -266,7 +266,7 @@ fn invalid_config_in_cargo_toml_names_the_file_line_and_column() {
     assert_contains(
         &stderr(&output),
         &format!(
-            "error: invalid config {}:8:11: invalid type: string \"three\", expected u32",
+            "{}:8:11: samples: expected an integer, found a string",
             manifest.display()
         ),
     );
@@ -279,8 +279,42 @@ fn an_unknown_key_in_cargo_toml_config_is_named() {
     assert_exit(&output, 2);
     assert_contains(
         &stderr(&output),
-        "Cargo.toml:7:1: unknown field `min-scroe`",
+        "Cargo.toml:7:1: min-scroe: unknown key (did you mean `min-score`?)",
     );
+}
+
+#[test]
+fn every_problem_of_a_config_comes_at_once_like_a_suites() {
+    let project = Project::new();
+    std::fs::write(
+        project.path().join("llm-bench.toml"),
+        "models = [\"reference\"]\nrepairs = \"two\"\ntimout = 5\nformat = \"jsn\"\nmin-pass-rate = { tset = 0.8 }\n\n[weights]\ncoverage = -1\n",
+    )
+    .unwrap();
+    let output = project.run(&["--suite", &sound_suite()]);
+    assert_exit(&output, 2);
+    let text = stderr(&output);
+    assert_contains(&text, "llm-bench.toml (5 problems)");
+    for line in [
+        "llm-bench.toml:2:11: repairs: expected an integer, found a string",
+        "llm-bench.toml:3:1: timout: unknown key (did you mean `timeout`?)",
+        "llm-bench.toml:4:10: format: unknown value `jsn` (did you mean `json`?)",
+        "llm-bench.toml:5:19: min-pass-rate.tset: unknown key (did you mean `test`?)",
+        "llm-bench.toml:8:12: weights.coverage: -1 must be at least 0",
+    ] {
+        assert_contains(&text, line);
+    }
+}
+
+#[test]
+fn a_timeout_of_a_number_of_seconds_is_taken_from_a_flag_and_the_config() {
+    let project = Project::new();
+    let suite = sound_suite();
+    let flag = project.run(&["validate", "--suite", &suite, "--timeout", "20"]);
+    assert_exit(&flag, 0);
+    std::fs::write(project.path().join("llm-bench.toml"), "timeout = 20\n").unwrap();
+    let config = project.run(&["validate", "--suite", &suite]);
+    assert_exit(&config, 0);
 }
 
 #[test]

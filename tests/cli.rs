@@ -661,14 +661,3 @@ fn samples_come_from_the_suite_per_case_and_a_flag_overrides_them() {
     let (counts, _) = conversations(&["--samples", "1"]);
     assert!(counts.values().all(|count| *count == 1), "{counts:?}");
 }
-
-#[test]
-fn a_timeout_is_a_number_of_seconds_as_a_flag_and_in_the_config() {
-    let project = Project::new();
-    let fixture = suite("fixture.yaml");
-    let flag = project.run(&["validate", "--suite", &fixture, "--timeout", "25"]);
-    assert_eq!(flag.status.code(), Some(0), "{}", stderr(&flag));
-    project.write("llm-bench.toml", "timeout = 25\n");
-    let config = project.run(&["validate", "--suite", &fixture]);
-    assert_eq!(config.status.code(), Some(0), "{}", stderr(&config));
-}

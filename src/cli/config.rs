@@ -126,7 +126,10 @@ pub fn read(path: &Path, text: &str, table_path: &[&str]) -> Result<Option<Confi
             item.map(|item| checker.config(item))
         }
         Err(error) => {
-            checker.report_with_source(error.span(), "", error.message().trim().to_owned());
+            // toml_edit's message spans lines ("invalid array\nexpected `]`"); one line reads
+            // better after the location.
+            let message: Vec<&str> = error.message().lines().map(str::trim).collect();
+            checker.report_with_source(error.span(), "", message.join(": "));
             None
         }
     };

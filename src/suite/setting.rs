@@ -233,7 +233,10 @@ pub fn fraction(value: Scalar) -> Result<f64, Problem> {
 
 /// A number of at least 0 (a bar on an average or a speed).
 pub fn non_negative(value: Scalar) -> Result<f64, Problem> {
-    number(value, 0.0, f64::MAX)
+    match number(value, f64::MIN, f64::MAX)? {
+        number if number >= 0.0 => Ok(number),
+        number => Err(Problem::plain(format!("{number} must be at least 0"))),
+    }
 }
 
 /// A number of seconds, or text such as `30s`, `2m`, `1m 30s`; above zero and at most 24h.
