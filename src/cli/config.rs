@@ -645,6 +645,21 @@ mod tests {
     }
 
     #[test]
+    fn the_readmes_example_config_is_a_valid_config() {
+        let readme = include_str!("../../README.md");
+        let start = readme
+            .find("```toml\n# llm-bench.toml")
+            .expect("the README shows an example config");
+        let block = &readme[start + "```toml\n".len()..];
+        let block = &block[..block.find("```").expect("the block ends")];
+        let config = read(Path::new("README.md"), block, &[])
+            .unwrap_or_else(|error| panic!("{error}"))
+            .unwrap();
+        assert!(config.providers.contains_key("local"));
+        assert_eq!(config.min_pass_rate, [(Stage::Test, 0.8)]);
+    }
+
+    #[test]
     fn weights_that_sum_to_zero_are_rejected_at_the_table() {
         let text = "[weights]\nformat = 0\ncompile = 0\ntest = 0\ncoverage = 0\n";
         let problems = problems(text);
