@@ -170,29 +170,15 @@ impl Overrides {
         Ok(())
     }
 
-    /// Lays `above` over these: its settings win.
-    pub fn extend(&mut self, above: &Overrides) {
-        for setting in &above.set {
-            (setting.copy)(&above.values, &mut self.values);
-            if !self.set.iter().any(|known| std::ptr::eq(*known, *setting)) {
-                self.set.push(setting);
-            }
-        }
-    }
-
     /// Writes every setting of this layer into a case's settings.
     pub fn apply(&self, settings: &mut CaseSettings) {
         for setting in &self.set {
             (setting.copy)(&self.values, settings);
         }
     }
-
-    /// Whether this layer sets the setting of that key.
-    pub fn sets(&self, key: &str) -> bool {
-        self.set.iter().any(|setting| setting.key == key)
-    }
 }
 
+/// An integer within `min..=max`, as the field's type.
 pub fn integer<T: TryFrom<i64>>(value: Scalar, min: i64, max: i64) -> Result<T, Problem> {
     match value {
         Scalar::Int(integer) if (min..=max).contains(&integer) => T::try_from(integer)
@@ -207,6 +193,7 @@ pub fn integer<T: TryFrom<i64>>(value: Scalar, min: i64, max: i64) -> Result<T, 
     }
 }
 
+/// A number (an integer will do) within `min..=max`.
 pub fn number(value: Scalar, min: f64, max: f64) -> Result<f64, Problem> {
     let number = match value {
         Scalar::Int(integer) => integer as f64,
@@ -367,17 +354,16 @@ mod tests {
     fn a_later_layer_wins_and_only_the_settings_it_sets_are_applied() {
         let timeout = overridable_setting("timeout").unwrap();
         let repairs = overridable_setting("repairs").unwrap();
-        let mut config = Overrides::default();
-        config.set(timeout, Scalar::Int(5)).unwrap();
-        config.set(repairs, Scalar::Int(1)).unwrap();
-        let mut flags = Overrides::default();
-        flags.set(repairs, Scalar::from_flag("0")).unwrap();
-        config.extend(&flags);
+        let mut layers = Overrides::default();
+        layers.set(timeout, Scalar::Int(5)).unwrap();
+        layers.set(repairs, Scalar::Int(1)).unwrap();
+        // The flags come after the config.
+        layers.set(repairs, Scalar::from_flag("0")).unwrap();
         let mut settings = CaseSettings {
             temperature: 1.5,
             ..CaseSettings::default()
         };
-        config.apply(&mut settings);
+        layers.apply(&mut settings);
         assert_eq!(settings.timeout, Duration::from_secs(5));
         assert_eq!(settings.repairs, 0);
         assert_eq!(settings.temperature, 1.5);
@@ -389,6 +375,8 @@ mod tests {
         let mut layer = Overrides::default();
         let problem = layer.set(coverage, Scalar::Float(1.5)).unwrap_err();
         assert_eq!(problem.message, "1.5 is out of range 0..=1");
-        assert!(!layer.sets("coverage"));
+        let mut settings = CaseSettings::default();
+        layer.apply(&mut settings);
+        assert_eq!(settings, CaseSettings::default());
     }
 }
