@@ -634,6 +634,17 @@ mod tests {
     }
 
     #[test]
+    fn samples_are_set_in_defaults_and_per_case_and_must_be_at_least_one() {
+        let text = format!("defaults:\n  samples: 5\n{MINIMAL}");
+        let validated = validate(&text, "s").unwrap_or_else(|d| panic!("{d:?}"));
+        assert_eq!(validated.cases[0].settings.samples, 5);
+        let text = format!("{MINIMAL}    samples: 0\n");
+        let diagnostics = validate(&text, "s").unwrap_err();
+        assert_eq!(diagnostics[0].key, "cases[0].samples");
+        assert_eq!(diagnostics[0].message, "0 is out of range 1..=10000");
+    }
+
+    #[test]
     fn a_misspelled_key_suggests_the_right_one() {
         let text = format!("{MINIMAL}    promt: x\n");
         let diagnostics = validate(&text, "s").unwrap_err();
