@@ -144,6 +144,13 @@ pub fn read(path: &Path, text: &str, table_path: &[&str]) -> Result<Option<Confi
     }
 }
 
+/// A key of a table, with its dotted path for messages.
+struct Entry<'i> {
+    name: &'i str,
+    key: String,
+    item: &'i Item,
+}
+
 /// Collects problems while walking the config.
 struct Checker<'t> {
     text: &'t str,
@@ -213,20 +220,20 @@ impl Checker<'_> {
     }
 
     /// The entries of a table, reporting unknown keys with the known key they were likely
-    /// meant to be.
+    /// meant to be; `known: None` takes any key (names chosen by the user, such as profiles).
     fn entries<'i>(
         &mut self,
         table: &'i dyn TableLike,
         path: &str,
-        known: &[&str],
-    ) -> Vec<(String, &'i Item)> {
+        known: Option<&[&str]>,
+    ) -> Vec<Entry<'i>> {
         let mut entries = Vec::new();
         for (name, item) in table.iter() {
-            let full_key = join(path, name);
-            if known.is_empty() || known.contains(&name) {
-                entries.push((full_key, item));
+            let key = join(path, name);
+            let Some(known) = known.filter(|known| !known.contains(&name)) else {
+                entries.push(Entry { name, key, item });
                 continue;
-            }
+            };
             let span = table
                 .get_key_value(name)
                 .and_then(|(key, _)| key.span())
@@ -234,7 +241,7 @@ impl Checker<'_> {
             let hint = did_you_mean(name, known)
                 .map(|known| format!("did you mean `{known}`?"))
                 .unwrap_or_else(|| format!("known keys: {}", known.join(", ")));
-            self.report(span, &full_key, Problem::hinted("unknown key", hint));
+            self.report(span, &key, Problem::hinted("unknown key", hint));
         }
         entries
     }
@@ -254,9 +261,9 @@ impl Checker<'_> {
             .copied()
             .chain(case_keys.iter().map(String::as_str))
             .collect();
-        for (key, item) in self.entries(table, "", &known) {
+        for Entry { name, key, item } in self.entries(table, "", Some(&known)) {
             let value = scalar(item);
-            match key.as_str() {
+            match name {
                 "suites" => config.suites = self.strings(item, &key),
                 "models" => config.models = self.strings(item, &key),
                 "jobs" => config.jobs = self.checked(item, &key, jobs(value)),
@@ -341,18 +348,17 @@ impl Checker<'_> {
         let table = self.table(item, key)?;
         let mut weights = Weights::default();
         let errors_before = self.diagnostics.len();
-        for (entry_key, entry) in self.entries(table, key, WEIGHT_KEYS) {
-            let Some(weight) =
-                self.checked(entry, &entry_key, setting::non_negative(scalar(entry)))
-            else {
+        for entry in self.entries(table, key, Some(WEIGHT_KEYS)) {
+            let checked = setting::non_negative(scalar(entry.item));
+            let Some(weight) = self.checked(entry.item, &entry.key, checked) else {
                 continue;
             };
-            match entry_key.rsplit('.').next() {
-                Some("format") => weights.format = weight,
-                Some("compile") => weights.compile = weight,
-                Some("test") => weights.test = weight,
-                Some("coverage") => weights.coverage = weight,
-                _ => {}
+            match entry.name {
+                "format" => weights.format = weight,
+                "compile" => weights.compile = weight,
+                "test" => weights.test = weight,
+                "coverage" => weights.coverage = weight,
+                _ => unreachable!("entries() only returns weight keys"),
             }
         }
         if self.diagnostics.len() > errors_before {
@@ -368,13 +374,12 @@ impl Checker<'_> {
         };
         let stages: Vec<&str> = Stage::ALL.iter().map(|stage| stage.name()).collect();
         let mut rates = Vec::new();
-        for (entry_key, entry) in self.entries(table, key, &stages) {
-            let stage = entry_key
-                .rsplit('.')
-                .next()
-                .and_then(Stage::from_name)
-                .unwrap_or(Stage::Test);
-            if let Some(rate) = self.checked(entry, &entry_key, setting::fraction(scalar(entry))) {
+        for entry in self.entries(table, key, Some(&stages)) {
+            let checked = setting::fraction(scalar(entry.item));
+            if let (Some(stage), Some(rate)) = (
+                Stage::from_name(entry.name),
+                self.checked(entry.item, &entry.key, checked),
+            ) {
                 rates.push((stage, rate));
             }
         }
@@ -388,14 +393,15 @@ impl Checker<'_> {
             return BTreeMap::new();
         };
         let mut profiles = BTreeMap::new();
-        for (profile_key, profile) in self.entries(table, key, &[]) {
-            let name = profile_key
-                .strip_prefix("providers.")
-                .unwrap_or(&profile_key)
-                .to_owned();
+        for Entry {
+            name,
+            key: profile_key,
+            item: profile,
+        } in self.entries(table, key, None)
+        {
             let span = profile
                 .span()
-                .or_else(|| table.get_key_value(&name).and_then(|(key, _)| key.span()));
+                .or_else(|| table.get_key_value(name).and_then(|(key, _)| key.span()));
             let value = profile.clone().into_value();
             let parsed = match value {
                 Ok(value) => {
@@ -408,7 +414,7 @@ impl Checker<'_> {
             };
             match parsed {
                 Ok(parsed) => {
-                    profiles.insert(name, parsed);
+                    profiles.insert(name.to_owned(), parsed);
                 }
                 Err((error_span, message)) => self.report(
                     error_span.or(span.clone()),
