@@ -645,7 +645,7 @@ mod tests {
         assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
     }
 
-    fn suite() -> Suite {
+    pub(super) fn suite() -> Suite {
         let mut yaml =
             String::from("suite: arith\ndefaults:\n  stages: [format, compile, test]\ncases:\n");
         for id in ["add", "sub", "mul", "div"] {
@@ -732,7 +732,7 @@ mod tests {
     }
 
     /// add passes, sub fails its tests, mul hits max_tokens, div times out at the provider.
-    fn model_run() -> ModelRun {
+    pub(super) fn model_run() -> ModelRun {
         let mut passed = attempt(
             "add",
             GenerationEnd::Finished,
@@ -784,7 +784,7 @@ mod tests {
         }
     }
 
-    fn build(run: &ModelRun) -> Report {
+    pub(super) fn build(run: &ModelRun) -> Report {
         let suites = [suite()];
         let info = RunInfo {
             suites: &suites,

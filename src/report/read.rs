@@ -265,3 +265,53 @@ fn source(source: SourceReport) -> Source {
         SourceReport::None => Source::None,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::report::tests::{build, model_run as scored_run, suite};
+
+    fn without_created(report: &Report) -> serde_json::Value {
+        let mut json = serde_json::to_value(report).unwrap();
+        json.as_object_mut().unwrap().remove("created");
+        json
+    }
+
+    #[test]
+    fn a_report_read_back_into_a_run_builds_the_same_report() {
+        let mut run = scored_run();
+        run.cases[1].attempts[0].feedback = Some("Your code failed the test stage".to_owned());
+        let report = build(&run);
+        let read = model_run(&report, &[suite()]).unwrap();
+        assert_eq!(without_created(&build(&read)), without_created(&report));
+    }
+
+    #[test]
+    fn a_case_the_suites_do_not_have_is_refused() {
+        let mut report = build(&scored_run());
+        report.cases[2].case = "pow".to_owned();
+        let error = model_run(&report, &[suite()]).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "the report names case `arith/pow`, which suite `arith` does not have"
+        );
+    }
+
+    #[test]
+    fn a_report_of_another_format_version_is_refused_before_its_fields_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("old.json");
+        std::fs::write(&path, r#"{"format_version": 1, "model": 7}"#).unwrap();
+        let error = read_report(&path).unwrap_err();
+        assert!(
+            matches!(error, ReadError::FormatVersion { found: Some(1), .. }),
+            "{error}"
+        );
+        let written = build(&scored_run());
+        std::fs::write(&path, serde_json::to_string(&written).unwrap()).unwrap();
+        assert_eq!(
+            without_created(&read_report(&path).unwrap()),
+            without_created(&written)
+        );
+    }
+}
