@@ -68,15 +68,47 @@ cases:
 /// Recorded answers, `(case, sample-attempt, answer)`: some pass, some fail to compile or
 /// their tests, one is repaired, one is no code at all.
 const RECORDINGS: &[(&str, &str, &str)] = &[
-    ("add", "0-0", "```rust\npub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n```\n"),
-    ("add", "1-0", "```rust\npub fn add(a: i32, b: i32) -> i32 { b + a }\n```\n"),
-    ("sub", "0-0", "```rust\npub fn sub(a: i32, b: i32) -> i32 {\n    \"a - b\"\n}\n```\n"),
-    ("sub", "1-0", "```rust\npub fn sub(a: i32, b: i32) -> i32 {\n    b - a\n}\n```\n"),
-    ("mul", "0-0", "```rust\npub fn mul(a: i32, b: i32) -> i32 {\n    a + b\n}\n```\n"),
-    ("mul", "0-1", "```rust\npub fn mul(a: i32, b: i32) -> i32 {\n    a * b\n}\n```\n"),
-    ("mul", "1-0", "```rust\npub fn mul(a: i32, b: i32) -> i32 {\n    a * b\n}\n```\n"),
+    (
+        "add",
+        "0-0",
+        "```rust\npub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n```\n",
+    ),
+    (
+        "add",
+        "1-0",
+        "```rust\npub fn add(a: i32, b: i32) -> i32 { b + a }\n```\n",
+    ),
+    (
+        "sub",
+        "0-0",
+        "```rust\npub fn sub(a: i32, b: i32) -> i32 {\n    \"a - b\"\n}\n```\n",
+    ),
+    (
+        "sub",
+        "1-0",
+        "```rust\npub fn sub(a: i32, b: i32) -> i32 {\n    b - a\n}\n```\n",
+    ),
+    (
+        "mul",
+        "0-0",
+        "```rust\npub fn mul(a: i32, b: i32) -> i32 {\n    a + b\n}\n```\n",
+    ),
+    (
+        "mul",
+        "0-1",
+        "```rust\npub fn mul(a: i32, b: i32) -> i32 {\n    a * b\n}\n```\n",
+    ),
+    (
+        "mul",
+        "1-0",
+        "```rust\npub fn mul(a: i32, b: i32) -> i32 {\n    a * b\n}\n```\n",
+    ),
     ("neg", "0-0", "I cannot help with that.\n"),
-    ("neg", "1-0", "```rust\npub fn neg(a: i32) -> i32 {\n    -a\n}\n```\n"),
+    (
+        "neg",
+        "1-0",
+        "```rust\npub fn neg(a: i32) -> i32 {\n    -a\n}\n```\n",
+    ),
 ];
 
 const MODELS: [&str; 2] = ["reference", "replay:recordings"];
@@ -208,7 +240,10 @@ fn shares_of(project: &Project, count: u32) -> Vec<PathBuf> {
 fn four_merged_partitions_equal_the_unpartitioned_run_apart_from_timings() {
     let project = project();
     run(&project, "whole", None);
-    let whole: Vec<Value> = json_files(&project, "whole").iter().map(|p| read(p)).collect();
+    let whole: Vec<Value> = json_files(&project, "whole")
+        .iter()
+        .map(|p| read(p))
+        .collect();
     assert_eq!(whole.len(), 2);
     let replayed = whole.iter().find(|r| r["provider"] == "replay").unwrap();
     assert_eq!(replayed["summary"]["runs"], 8);
@@ -227,7 +262,11 @@ fn four_merged_partitions_equal_the_unpartitioned_run_apart_from_timings() {
                 .is_some_and(|p| p.starts_with("slice:") && p.ends_with("/4")),
             "{path:?}"
         );
-        seen.extend(units(&report).into_iter().map(|unit| (label(&report), unit)));
+        seen.extend(
+            units(&report)
+                .into_iter()
+                .map(|unit| (label(&report), unit)),
+        );
     }
     // The shares are disjoint and together hold every unit of the whole run.
     let distinct: BTreeSet<_> = seen.iter().cloned().collect();
@@ -242,7 +281,10 @@ fn four_merged_partitions_equal_the_unpartitioned_run_apart_from_timings() {
     assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
     let table = String::from_utf8_lossy(&output.stdout);
     assert!(table.contains("replay:recordings"), "{table}");
-    let merged: Vec<Value> = json_files(&project, "merged").iter().map(|p| read(p)).collect();
+    let merged: Vec<Value> = json_files(&project, "merged")
+        .iter()
+        .map(|p| read(p))
+        .collect();
     assert_eq!(merged.len(), 2);
     assert_eq!(project.reports_in("out/merged").len(), 4, "a CSV per JSON");
     for report in &merged {
@@ -262,7 +304,10 @@ fn a_share_with_no_work_still_writes_each_models_report_with_no_cases() {
     let project = project();
     // 2 models × 4 cases × 2 samples are 16 units: share 17 of 17 has none.
     run(&project, "empty", Some("slice:17/17"));
-    let reports: Vec<Value> = json_files(&project, "empty").iter().map(|p| read(p)).collect();
+    let reports: Vec<Value> = json_files(&project, "empty")
+        .iter()
+        .map(|p| read(p))
+        .collect();
     assert_eq!(reports.len(), 2);
     for report in reports {
         assert_eq!(report["cases"], serde_json::json!([]));
@@ -311,7 +356,10 @@ fn merge_refuses_a_missing_or_a_repeated_share() {
     let shares = two_shares(&project);
     let text = refused(&project, &shares[..1]);
     assert!(text.contains("error: reference lacks share 2/2"), "{text}");
-    assert!(text.contains("hint: pass every share of one run exactly once"), "{text}");
+    assert!(
+        text.contains("hint: pass every share of one run exactly once"),
+        "{text}"
+    );
 
     let text = refused(&project, &[shares[0].clone(), shares[0].clone()]);
     assert!(
@@ -339,7 +387,9 @@ fn merge_refuses_shares_of_different_suites_or_a_suite_changed_since() {
     project.write("suites/arith.yaml", SUITE.replace("a + b", "b + a"));
     let text = refused(&project, &shares);
     assert!(
-        text.contains("error: the suite file suites/arith.yaml changed since the shares were scored"),
+        text.contains(
+            "error: the suite file suites/arith.yaml changed since the shares were scored"
+        ),
         "{text}"
     );
 }
@@ -357,7 +407,9 @@ fn merge_refuses_unreadable_json_another_format_version_and_unpartitioned_report
     let old = project.write("old.json", old.to_string());
     let text = refused(&project, &[shares[0].clone(), old.into()]);
     assert!(
-        text.contains("old.json is a report of format version 1; this cargo-llm-bench reads version"),
+        text.contains(
+            "old.json is a report of format version 1; this cargo-llm-bench reads version"
+        ),
         "{text}"
     );
 

@@ -137,8 +137,15 @@ struct Share {
     partition: Partition,
 }
 
+/// Merged reports, and when the run they make up finished.
+#[derive(Debug)]
+pub struct Merged {
+    pub created: chrono::DateTime<chrono::Utc>,
+    pub reports: Vec<Report>,
+}
+
 pub fn merge(settings: &MergeSettings) -> anyhow::Result<Outcome> {
-    let reports = merged_reports(&settings.reports).map_err(|error| {
+    let Merged { created, reports } = merged_reports(&settings.reports).map_err(|error| {
         let hint = error.hint();
         bad_input(error, hint)
     })?;
@@ -153,11 +160,7 @@ pub fn merge(settings: &MergeSettings) -> anyhow::Result<Outcome> {
             provider: report.provider.clone(),
             model: report.model.clone(),
         };
-        let date = report
-            .created
-            .get(..10)
-            .unwrap_or_default()
-            .replace('-', "");
+        let date = created.format("%Y%m%d").to_string();
         let paths = report::write_report(&settings.output, &model, &date, report)?;
         eprintln!("wrote {} and {}", paths.json.display(), paths.csv.display());
     }
@@ -177,13 +180,16 @@ pub fn merge(settings: &MergeSettings) -> anyhow::Result<Outcome> {
 
 /// Reads and checks every share, and joins each model's shares into one report, models in the
 /// order they first appear among `paths`.
-pub fn merged_reports(paths: &[PathBuf]) -> Result<Vec<Report>, MergeError> {
+pub fn merged_reports(paths: &[PathBuf]) -> Result<Merged, MergeError> {
     let shares = paths
         .iter()
         .map(|path| read_share(path))
         .collect::<Result<Vec<_>, _>>()?;
     let Some(first) = shares.first() else {
-        return Ok(Vec::new());
+        return Ok(Merged {
+            created: chrono::Utc::now(),
+            reports: Vec::new(),
+        });
     };
     for share in &shares[1..] {
         check_same_run(first, share)?;
@@ -212,7 +218,7 @@ pub fn merged_reports(paths: &[PathBuf]) -> Result<Vec<Report>, MergeError> {
             reports.push(report::build_report(&info, &run));
         }
     }
-    Ok(reports)
+    Ok(Merged { created, reports })
 }
 
 fn read_share(path: &Path) -> Result<Share, MergeError> {
@@ -246,24 +252,10 @@ fn read_share(path: &Path) -> Result<Share, MergeError> {
 /// Shares of one run scored the same suites with the same samples, weights, toolchain and
 /// sandbox; anything else would merge into a report no run could have written.
 fn check_same_run(first: &Share, share: &Share) -> Result<(), MergeError> {
-    let suites = |report: &Report| {
-        report
-            .suites
-            .iter()
-            .map(|suite| format!("{} {}", suite.name, suite.hash))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let weights = |report: &Report| serde_json::to_string(&report.weights).unwrap_or_default();
-    let facts: [(&'static str, fn(&Report) -> String); 5] = [
-        ("suites", suites),
-        ("samples", |report| report.samples.to_string()),
-        ("weights", weights),
-        ("toolchains", |report| report.rustc.clone()),
-        ("sandbox levels", |report| report.sandbox.clone()),
-    ];
-    for (what, fact) in facts {
-        let (first_value, value) = (fact(&first.report), fact(&share.report));
+    for ((what, first_value), (_, value)) in run_facts(&first.report)
+        .into_iter()
+        .zip(run_facts(&share.report))
+    {
         if first_value != value {
             return Err(MergeError::Mismatch {
                 what,
@@ -275,6 +267,25 @@ fn check_same_run(first: &Share, share: &Share) -> Result<(), MergeError> {
         }
     }
     Ok(())
+}
+
+/// What every share of one run has in common, each as a message shows it.
+fn run_facts(report: &Report) -> [(&'static str, String); 5] {
+    let suites: Vec<String> = report
+        .suites
+        .iter()
+        .map(|suite| format!("{} {}", suite.name, suite.hash))
+        .collect();
+    [
+        ("suites", suites.join(", ")),
+        ("samples", report.samples.to_string()),
+        (
+            "weights",
+            serde_json::to_string(&report.weights).unwrap_or_default(),
+        ),
+        ("toolchains", report.rustc.clone()),
+        ("sandbox levels", report.sandbox.clone()),
+    ]
 }
 
 /// The suites as the reports name them, each refused if its file changed since.
