@@ -363,7 +363,7 @@ fn merge_refuses_a_missing_or_a_repeated_share() {
 
     let text = refused(&project, &[shares[0].clone(), shares[0].clone()]);
     assert!(
-        text.contains("error: share slice:1/2 of reference is given twice"),
+        text.contains("error: share 1/2 of reference is given twice"),
         "{text}"
     );
 

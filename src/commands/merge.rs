@@ -36,8 +36,8 @@ pub enum MergeError {
         count: u32,
     },
     #[error(
-        "share {share} of {model} is given twice: {} and {}",
-        first.display(), second.display()
+        "share {}/{} of {model} is given twice: {} and {}",
+        share.index, share.count, first.display(), second.display()
     )]
     DuplicateShare {
         model: String,
