@@ -372,6 +372,43 @@ fn merge_refuses_a_missing_or_a_repeated_share() {
 }
 
 #[test]
+fn merge_refuses_shares_that_miss_a_run_or_hold_one_twice() {
+    let project = project();
+    let shares = two_shares(&project);
+    let mut short = read(&shares[1]);
+    let removed = short["cases"].as_array_mut().unwrap().remove(0);
+    let short = project.write("short.json", short.to_string());
+    let text = refused(&project, &[shares[0].clone(), short.into()]);
+    assert!(
+        text.contains(&format!(
+            "error: the shares of reference lack 1 of its 4 runs, `arith/{}` sample 0 the first",
+            removed["case"].as_str().unwrap()
+        )),
+        "{text}"
+    );
+    assert!(
+        text.contains("hint: run every share with the same suites and models"),
+        "{text}"
+    );
+
+    let mut overlapping = read(&shares[1]);
+    let borrowed = read(&shares[0])["cases"][0].clone();
+    overlapping["cases"]
+        .as_array_mut()
+        .unwrap()
+        .push(borrowed.clone());
+    let overlapping = project.write("overlapping.json", overlapping.to_string());
+    let text = refused(&project, &[shares[0].clone(), overlapping.into()]);
+    assert!(
+        text.contains(&format!(
+            "error: reference has `arith/{}` sample 0 in two shares",
+            borrowed["case"].as_str().unwrap()
+        )),
+        "{text}"
+    );
+}
+
+#[test]
 fn merge_refuses_shares_of_different_suites_or_a_suite_changed_since() {
     let project = project();
     let shares = two_shares(&project);

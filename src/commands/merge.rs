@@ -12,7 +12,7 @@ use crate::partition::Partition;
 use crate::report::{self, ReadError, Report, RunInfo};
 use crate::runner::ModelRun;
 use crate::suite::{self, Suite, SuiteError};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 /// Why shares cannot be merged; every variant names the files at fault.
@@ -94,6 +94,17 @@ pub enum MergeError {
         first: PathBuf,
         second: PathBuf,
     },
+    #[error(
+        "the shares of {model} lack {missing} of its {total} runs, `{suite}/{case}` sample {sample} the first"
+    )]
+    MissingRuns {
+        model: String,
+        missing: usize,
+        total: usize,
+        suite: String,
+        case: String,
+        sample: u32,
+    },
     #[error("{}: {source}", path.display())]
     Cases {
         path: PathBuf,
@@ -120,6 +131,9 @@ impl MergeError {
             | MergeError::Mismatch { .. }
             | MergeError::DuplicateCase { .. } => {
                 "pass every share of one run exactly once: slice:1/N to slice:N/N for each model"
+            }
+            MergeError::MissingRuns { .. } => {
+                "run every share with the same suites and models, in the same order: a share is a slice of that order"
             }
             MergeError::Created { .. } => "pass the reports as the shares wrote them",
             MergeError::SuiteUnreadable { .. } | MergeError::SuiteChanged { .. } => {
@@ -215,6 +229,9 @@ pub fn merged_reports(paths: &[PathBuf]) -> Result<Merged, MergeError> {
         // Every group holds at least the share that started it.
         if let Some((first, rest)) = group.split_first() {
             let run = merged_run(&model, first, rest, &suites)?;
+            if info.complete {
+                check_whole(&model, &run, &suites, info.samples)?;
+            }
             reports.push(report::build_report(&info, &run));
         }
     }
@@ -416,4 +433,43 @@ fn merged_run(
         .cases
         .sort_by_key(|case| (case.suite, case.case, case.sample));
     Ok(joined)
+}
+
+/// A run of complete shares has every case and sample of every suite, as a whole run does (one
+/// the provider failed included); a gap means the shares sliced different orders of work.
+fn check_whole(
+    model: &str,
+    run: &ModelRun,
+    suites: &[Suite],
+    samples: u32,
+) -> Result<(), MergeError> {
+    let present: BTreeSet<(usize, usize, u32)> = run
+        .cases
+        .iter()
+        .map(|case| (case.suite, case.case, case.sample))
+        .collect();
+    let every: Vec<(usize, usize, u32)> = suites
+        .iter()
+        .enumerate()
+        .flat_map(|(suite_index, suite)| {
+            (0..suite.cases.len()).flat_map(move |case_index| {
+                (0..samples).map(move |sample| (suite_index, case_index, sample))
+            })
+        })
+        .collect();
+    let absent: Vec<&(usize, usize, u32)> = every
+        .iter()
+        .filter(|unit| !present.contains(unit))
+        .collect();
+    let Some(&&(suite, case, sample)) = absent.first() else {
+        return Ok(());
+    };
+    Err(MergeError::MissingRuns {
+        model: model.to_owned(),
+        missing: absent.len(),
+        total: every.len(),
+        suite: suites[suite].name.clone(),
+        case: suites[suite].cases[case].id.clone(),
+        sample,
+    })
 }
