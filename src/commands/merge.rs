@@ -15,7 +15,7 @@ use crate::suite::{self, Suite, SuiteError};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-/// Why shares cannot be merged; every variant names the files at fault.
+/// Why shares cannot be merged; each names the files or the model at fault.
 #[derive(Debug, thiserror::Error)]
 pub enum MergeError {
     #[error(transparent)]
