@@ -53,6 +53,18 @@ mod tests {
     }
 
     #[test]
+    fn every_position_is_in_exactly_one_share() {
+        for count in 1..=5 {
+            for position in 0..17 {
+                let holders = (1..=count)
+                    .filter(|&index| Partition { index, count }.contains(position))
+                    .count();
+                assert_eq!(holders, 1, "position {position} of {count} shares");
+            }
+        }
+    }
+
+    #[test]
     fn malformed_partitions_are_rejected() {
         for text in ["slice:0/2", "slice:3/2", "2/3", "slice:a/b", "slice:1/0"] {
             assert!(text.parse::<Partition>().is_err(), "{text}");

@@ -7,6 +7,7 @@
 //! scoring takes the CPU exclusively, so our own builds never slow its measured speed. Every
 //! scored attempt is announced by an event carrying it. Emits events; never prints.
 
+use crate::partition::Partition;
 use crate::pipeline::extract::{self, Flag};
 use crate::pipeline::{self, StageOutcome, Submission};
 use crate::provider::{
@@ -171,6 +172,8 @@ pub struct Plan<'a> {
     pub suites: &'a [Suite],
     pub samples: u32,
     pub weights: score::Weights,
+    /// Only this share of the conversations is run; None runs them all.
+    pub partition: Option<Partition>,
 }
 
 /// Why a run ended before every conversation did.
@@ -212,10 +215,18 @@ pub fn run(
     on_event: EventSink,
 ) -> Result<Vec<ModelRun>, RunError> {
     let mut conversations = Vec::new();
+    // Every conversation's place in the canonical order (model, suite, case, sample), counted
+    // whether or not this share runs it, so the shares of a partition are disjoint and whole.
+    let mut position = 0;
     for (contestant, _) in contestants.iter().enumerate() {
         for (suite_index, suite) in plan.suites.iter().enumerate() {
             for (case_index, case) in suite.cases.iter().enumerate() {
                 for sample in 0..case.settings.samples {
+                    let in_share = plan.partition.is_none_or(|share| share.contains(position));
+                    position += 1;
+                    if !in_share {
+                        continue;
+                    }
                     conversations.push(Conversation {
                         contestant,
                         run: CaseRun {

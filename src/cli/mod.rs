@@ -5,7 +5,9 @@ mod config;
 mod settings;
 
 pub use config::{Config, ProviderProfile};
-pub use settings::{GateSettings, ModelsSettings, OutputFormat, OutputSettings, Settings};
+pub use settings::{
+    GateSettings, MergeSettings, ModelsSettings, OutputFormat, OutputSettings, Settings,
+};
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

@@ -5,7 +5,9 @@
 //! the config; case settings go through the suites' own (`suite::setting`).
 
 use super::config::{self, Config};
-use super::{FormatArg, GlobalArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs, ValidateArgs};
+use super::{
+    FormatArg, GlobalArgs, MergeArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs, ValidateArgs,
+};
 use crate::error::bad_input;
 use crate::partition::Partition;
 use crate::provider::{ModelSpec, ProviderProfile};
@@ -118,6 +120,48 @@ impl ModelsSettings {
         Ok(ModelsSettings {
             providers,
             profiles: config.providers,
+            format,
+        })
+    }
+}
+
+/// What `merge` needs: the shares' reports, where the merged ones go, and the output format.
+#[derive(Debug, Clone)]
+pub struct MergeSettings {
+    pub reports: Vec<PathBuf>,
+    pub output: PathBuf,
+    pub format: OutputFormat,
+}
+
+impl MergeSettings {
+    pub fn resolve(global: &GlobalArgs, args: MergeArgs) -> anyhow::Result<MergeSettings> {
+        let MergeArgs {
+            reports,
+            output,
+            format,
+        } = args;
+        let GlobalArgs {
+            manifest_path,
+            no_progress: _,
+        } = global;
+        let workspace = find_workspace(manifest_path.as_deref())?;
+        let config = config::load(&workspace.root, &workspace.manifests)?;
+        // The same folder `run` writes to, so merged reports sit where unsharded ones would.
+        let output = match output {
+            Some(dir) => dir,
+            None => workspace.root.join(
+                config
+                    .output
+                    .unwrap_or_else(|| PathBuf::from("logs/benchmarks")),
+            ),
+        };
+        let format = match format.or(config.format) {
+            Some(FormatArg::Json) => OutputFormat::Json,
+            Some(FormatArg::Table) | None => OutputFormat::Table,
+        };
+        Ok(MergeSettings {
+            reports,
+            output,
             format,
         })
     }

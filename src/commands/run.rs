@@ -24,6 +24,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         suites: &suites,
         samples: super::most_samples(&suites),
         weights: settings.weights,
+        partition: settings.partition,
     };
     let progress = Progress::new(settings.progress);
     let runs = runner::run(&sandbox, &plan, &contestants, &|event| {
@@ -41,6 +42,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         // An interrupted run still writes what it scored, marked as such.
         complete: crate::sandbox::interruption().is_none(),
         created: chrono::Utc::now(),
+        partition: settings.partition,
     };
     let reports = write_reports(settings, &info, &runs)?;
     print_results(settings, &reports)?;

@@ -27,6 +27,7 @@ pub fn validate(settings: &Settings) -> anyhow::Result<Outcome> {
         suites: &suites,
         samples: super::most_samples(&suites),
         weights: settings.weights,
+        partition: None,
     };
     let contestants = [Contestant {
         model: ModelSpec::parse("reference").expect("`reference` is a valid spec"),

@@ -10,7 +10,9 @@ pub struct Extracted {
     pub flags: Vec<Flag>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "kebab-case")]
 pub enum Flag {
     /// The answer had no fenced code block; the whole answer was taken as code.

@@ -6,13 +6,16 @@
 
 mod failures;
 mod files;
+mod read;
 mod summary;
 mod table;
 
 pub use failures::render_failures;
 pub use files::{check_output_dir, write_report, OutputError, ReportPaths};
+pub use read::{model_run, read_report, ReadError};
 pub use table::{render_model_list, render_table, DEFAULT_TABLE_WIDTH};
 
+use crate::partition::Partition;
 use crate::pipeline::{StageDetail, StageOutcome};
 use crate::provider::{self, GenerationEnd, ModelSpec};
 use crate::runner::{Attempt, CaseRun, ModelRun, ProviderFailure};
@@ -44,6 +47,10 @@ pub struct Report {
     pub suites: Vec<SuiteInfo>,
     pub samples: u32,
     pub weights: Weights,
+    /// The share of the work this report holds (`slice:M/N`), when the run was partitioned;
+    /// `merge` joins the shares into the report an unpartitioned run writes, without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
     pub summary: Summary,
     pub cases: Vec<CaseReport>,
 }
@@ -383,6 +390,8 @@ pub struct RunInfo<'a> {
     pub created: chrono::DateTime<chrono::Utc>,
     pub sandbox: String,
     pub complete: bool,
+    /// The share of the work that was run, if not all of it.
+    pub partition: Option<Partition>,
 }
 
 pub fn build_report(info: &RunInfo, run: &ModelRun) -> Report {
@@ -417,6 +426,7 @@ pub fn build_report(info: &RunInfo, run: &ModelRun) -> Report {
             .collect(),
         samples: info.samples,
         weights: info.weights,
+        partition: info.partition.map(|share| share.to_string()),
         summary: summary::summarize(info, run),
         cases,
     }
@@ -635,7 +645,7 @@ mod tests {
         assert_eq!(file_safe("../../etc/passwd"), "_.._etc_passwd");
     }
 
-    fn suite() -> Suite {
+    pub(super) fn suite() -> Suite {
         let mut yaml =
             String::from("suite: arith\ndefaults:\n  stages: [format, compile, test]\ncases:\n");
         for id in ["add", "sub", "mul", "div"] {
@@ -722,7 +732,7 @@ mod tests {
     }
 
     /// add passes, sub fails its tests, mul hits max_tokens, div times out at the provider.
-    fn model_run() -> ModelRun {
+    pub(super) fn model_run() -> ModelRun {
         let mut passed = attempt(
             "add",
             GenerationEnd::Finished,
@@ -774,7 +784,7 @@ mod tests {
         }
     }
 
-    fn build(run: &ModelRun) -> Report {
+    pub(super) fn build(run: &ModelRun) -> Report {
         let suites = [suite()];
         let info = RunInfo {
             suites: &suites,
@@ -784,6 +794,7 @@ mod tests {
             created: chrono::Utc::now(),
             sandbox: "bwrap".to_owned(),
             complete: true,
+            partition: None,
         };
         build_report(&info, run)
     }

@@ -453,6 +453,7 @@ mod tests {
             suites: Vec::new(),
             samples: 1,
             weights: Default::default(),
+            partition: None,
             summary: Summary {
                 pass_at_k: BTreeMap::new(),
                 ..summary
