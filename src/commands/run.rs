@@ -3,12 +3,18 @@
 use super::{load_suites, sandbox, Outcome};
 use crate::cli::{OutputFormat, Settings};
 use crate::error::{bad_input, provider_unavailable, ExitKind};
-use crate::provider::{self, Provider, ReferenceProvider};
+use crate::journal::{Fingerprint, Journal};
+use crate::provider::{
+    self, AnswerLog, AnswerStore, AttemptKey, CachedProvider, EarlierAnswer, ModelSpec, Provider,
+    ReferenceProvider, ResponseCache,
+};
 use crate::report::{self, Report, RunInfo};
 use crate::runner::{self, Contestant, ModelRun, Plan, RunError};
 use crate::score;
 use crate::suite::Suite;
 use crate::ui::Progress;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     let suites = load_suites(settings, &settings.overrides)?;
@@ -18,7 +24,8 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             Some("pass --output DIR, a folder you can write".into()),
         )
     })?;
-    let contestants = contestants(settings, &suites)?;
+    let answers = Answers::open(settings, &suites)?;
+    let contestants = contestants(settings, &suites, &answers.store)?;
     let sandbox = sandbox(settings)?;
     let plan = Plan {
         suites: &suites,
@@ -44,7 +51,8 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
         created: chrono::Utc::now(),
         partition: settings.partition,
     };
-    let reports = write_reports(settings, &info, &runs)?;
+    let reports = write_reports(settings, &info, &runs, &answers.store)?;
+    answers.close(info.complete)?;
     print_results(settings, &reports)?;
 
     if let Some(outcome) = provider_failures(&reports) {
@@ -53,8 +61,90 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     Ok(gates(settings, &reports))
 }
 
-/// Every model with the provider that will answer for it.
-fn contestants(settings: &Settings, suites: &[Suite]) -> anyhow::Result<Vec<Contestant>> {
+/// Where this run's answers come from before a model is asked, and where they are kept.
+struct Answers {
+    store: Arc<AnswerStore>,
+    journal: Arc<Journal>,
+}
+
+impl Answers {
+    /// The response cache under `target/llm-bench/cache`, and the run's journal under
+    /// `target/llm-bench/journal`: a new one, or with `--resume` the newest unfinished one of the
+    /// same suites, models and settings, whose answers are given again without asking.
+    fn open(settings: &Settings, suites: &[Suite]) -> anyhow::Result<Answers> {
+        let fingerprint = Fingerprint::of(settings, suites);
+        let journal_dir = settings.scratch_dir.join("journal");
+        let resumed = if settings.resume {
+            Journal::resume(&journal_dir, &fingerprint)?
+        } else {
+            None
+        };
+        let (journal, earlier) = match resumed {
+            Some(resumed) => {
+                eprintln!(
+                    "resuming the run journaled in {}: {} answer(s) already given are not asked again",
+                    resumed.journal.path().display(),
+                    resumed.answers.len()
+                );
+                if resumed.unreadable > 0 {
+                    eprintln!(
+                        "warning: {} unreadable journal line(s) (cut off by a kill) are asked again",
+                        resumed.unreadable
+                    );
+                }
+                (resumed.journal, resumed.answers)
+            }
+            None => {
+                if settings.resume {
+                    eprintln!("warning: --resume found no unfinished run of these suites, models and settings; running from the start");
+                }
+                (
+                    Journal::start(&journal_dir, &fingerprint)?,
+                    HashMap::<_, EarlierAnswer>::new(),
+                )
+            }
+        };
+        let journal = Arc::new(journal);
+        let log: Arc<dyn AnswerLog> = journal.clone();
+        let store = AnswerStore::new(
+            ResponseCache::new(settings.scratch_dir.join("cache")),
+            settings.cache,
+            earlier,
+            Some(log),
+        );
+        Ok(Answers {
+            store: Arc::new(store),
+            journal,
+        })
+    }
+
+    /// A complete run removes its journal; an interrupted one keeps it for `--resume`.
+    fn close(&self, complete: bool) -> anyhow::Result<()> {
+        for failure in [self.store.write_failure(), self.journal.write_failure()]
+            .into_iter()
+            .flatten()
+        {
+            eprintln!("warning: {failure}");
+        }
+        if complete {
+            self.journal.finish()?;
+        } else {
+            eprintln!(
+                "the answers of this run are journaled in {}: run the same command with --resume to go on",
+                self.journal.path().display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// Every model with the provider that will answer for it; network providers answer from the
+/// journal of an interrupted run or the response cache when they can.
+fn contestants(
+    settings: &Settings,
+    suites: &[Suite],
+    answers: &Arc<AnswerStore>,
+) -> anyhow::Result<Vec<Contestant>> {
     settings
         .models
         .iter()
@@ -62,12 +152,13 @@ fn contestants(settings: &Settings, suites: &[Suite]) -> anyhow::Result<Vec<Cont
             let provider = if model.provider == "reference" {
                 Provider::Reference(ReferenceProvider::new(super::reference_answers(suites)))
             } else {
-                provider::connect(model, &settings.profiles).map_err(|error| {
+                let provider = provider::connect(model, &settings.profiles).map_err(|error| {
                     provider_unavailable(
                         anyhow::anyhow!("model {model} cannot be used: {error}"),
                         None,
                     )
-                })?
+                })?;
+                CachedProvider::wrap(provider, model, &settings.profiles, answers)
             };
             Ok(Contestant {
                 model: model.clone(),
@@ -82,16 +173,33 @@ fn write_reports(
     settings: &Settings,
     info: &RunInfo,
     runs: &[ModelRun],
+    answers: &AnswerStore,
 ) -> anyhow::Result<Vec<Report>> {
     let date = info.created.format("%Y%m%d").to_string();
     let mut reports = Vec::new();
     for model_run in runs {
-        let report = report::build_report(info, model_run);
+        let mut report = report::build_report(info, model_run);
+        mark_cached(&mut report, &model_run.model, answers);
         let paths = report::write_report(&settings.output, &model_run.model, &date, &report)?;
         eprintln!("wrote {} and {}", paths.json.display(), paths.csv.display());
         reports.push(report);
     }
     Ok(reports)
+}
+
+/// Marks the attempts the response cache answered.
+fn mark_cached(report: &mut Report, model: &ModelSpec, answers: &AnswerStore) {
+    for case in &mut report.cases {
+        for attempt in &mut case.attempts {
+            let key = AttemptKey {
+                suite: case.suite.clone(),
+                case: case.case.clone(),
+                sample: case.sample,
+                attempt: attempt.attempt,
+            };
+            attempt.cached = answers.was_cached(model, &key);
+        }
+    }
 }
 
 /// The table and the failure list, or every report as JSON.

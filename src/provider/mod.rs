@@ -6,6 +6,7 @@
 //! `replay:DIR`, get what they answer by that key; the network ones speak Ollama's native API
 //! (local and cloud), Gemini's and the OpenAI-compatible one, each a thin client of our own.
 
+mod cache;
 mod connect;
 mod framing;
 mod gemini;
@@ -19,6 +20,10 @@ mod replay;
 mod retry;
 mod wire;
 
+pub use cache::{
+    AnswerLog, AnswerStore, Answered, CachedProvider, EarlierAnswer, RequestHash, ResponseCache,
+    StoredGeneration,
+};
 pub use connect::{
     connect, connect_provider, connect_provider_with_env, connect_with_env, Environment,
 };
@@ -297,12 +302,18 @@ pub enum Provider {
     Gemini(GeminiProvider),
     /// An OpenAI-compatible server: llama.cpp, vLLM, LM Studio, OpenRouter, OpenAI.
     OpenAi(OpenAiProvider),
+    /// A network provider whose answers are looked up in the run's journal and the response
+    /// cache before the model is asked.
+    Cached(Box<CachedProvider>),
 }
 
 impl Provider {
     /// Whether a repair request can get a different answer; `reference` cannot.
     pub fn repairs(&self) -> bool {
-        !matches!(self, Provider::Reference(_))
+        match self {
+            Provider::Cached(provider) => provider.repairs(),
+            provider => !matches!(provider, Provider::Reference(_)),
+        }
     }
 
     /// Whether the model runs on this machine (a loopback URL, and not a cloud model the local
@@ -314,6 +325,7 @@ impl Provider {
             Provider::Ollama(provider) => provider.is_local(),
             Provider::Gemini(provider) => provider.endpoint().is_local(),
             Provider::OpenAi(provider) => provider.endpoint().is_local(),
+            Provider::Cached(provider) => provider.is_local(),
         }
     }
 
@@ -331,6 +343,7 @@ impl Provider {
             Provider::Ollama(provider) => provider.endpoint(),
             Provider::Gemini(provider) => provider.endpoint(),
             Provider::OpenAi(provider) => provider.endpoint(),
+            Provider::Cached(provider) => return provider.limits(),
         };
         let default_concurrency = if self.is_local() { 1 } else { 4 };
         RequestLimits {
@@ -347,6 +360,7 @@ impl Provider {
             Provider::Ollama(provider) => provider.prepare().await,
             Provider::Gemini(provider) => provider.prepare().await,
             Provider::OpenAi(provider) => provider.prepare().await,
+            Provider::Cached(provider) => provider.prepare().await,
         }
     }
 
@@ -362,6 +376,7 @@ impl Provider {
             Provider::Ollama(provider) => provider.generate(request, on_event).await,
             Provider::Gemini(provider) => provider.generate(request, on_event).await,
             Provider::OpenAi(provider) => provider.generate(request, on_event).await,
+            Provider::Cached(provider) => provider.generate(request, on_event).await,
         }
     }
 
@@ -375,6 +390,7 @@ impl Provider {
             Provider::Ollama(provider) => provider.list_models().await,
             Provider::Gemini(provider) => provider.list_models().await,
             Provider::OpenAi(provider) => provider.list_models().await,
+            Provider::Cached(provider) => provider.list_models().await,
         }
     }
 }

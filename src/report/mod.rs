@@ -255,6 +255,10 @@ pub struct AttemptReport {
     pub code: String,
     /// The model's raw answer.
     pub answer: String,
+    /// The answer came from the response cache, not from the model: its metrics are those of
+    /// the run that first asked.
+    #[serde(default)]
+    pub cached: bool,
 }
 
 /// Why generation ended.
@@ -553,6 +557,8 @@ fn attempt_report(attempt: &Attempt) -> AttemptReport {
         feedback: attempt.feedback.clone(),
         code: attempt.code.clone(),
         answer: attempt.answer.clone(),
+        // Set by the run, which knows what the response cache served.
+        cached: false,
     }
 }
 
