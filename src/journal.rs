@@ -59,7 +59,6 @@ impl Fingerprint {
             tool: &'static str,
             suites: Vec<(String, String)>,
             models: Vec<String>,
-            samples: u32,
             weights: String,
             overrides: String,
             partition: String,
@@ -72,7 +71,6 @@ impl Fingerprint {
                 .map(|suite| (suite.name.clone(), suite.hash.clone()))
                 .collect(),
             models: settings.models.iter().map(ToString::to_string).collect(),
-            samples: settings.samples,
             weights: format!("{:?}", settings.weights),
             overrides: format!("{:?}", settings.overrides),
             partition: format!("{:?}", settings.partition),

@@ -230,7 +230,7 @@ pub fn merged_reports(paths: &[PathBuf]) -> Result<Merged, MergeError> {
         if let Some((first, rest)) = group.split_first() {
             let run = merged_run(&model, first, rest, &suites)?;
             if info.complete {
-                check_whole(&model, &run, &suites, info.samples)?;
+                check_whole(&model, &run, &suites)?;
             }
             reports.push(report::build_report(&info, &run));
         }
@@ -435,25 +435,31 @@ fn merged_run(
     Ok(joined)
 }
 
-/// A run of complete shares has every case and sample of every suite, as a whole run does (one
-/// the provider failed included); a gap means the shares sliced different orders of work.
-fn check_whole(
-    model: &str,
-    run: &ModelRun,
-    suites: &[Suite],
-    samples: u32,
-) -> Result<(), MergeError> {
+/// A run of complete shares has every case of every suite, each with samples 0..n (one the
+/// provider failed included); a gap means the shares sliced different orders of work. Samples
+/// can differ per case (suites set them per case, flags override them, and reports record only
+/// the most), so a case's n is read from the shares: its highest sample plus one.
+fn check_whole(model: &str, run: &ModelRun, suites: &[Suite]) -> Result<(), MergeError> {
     let present: BTreeSet<(usize, usize, u32)> = run
         .cases
         .iter()
         .map(|case| (case.suite, case.case, case.sample))
         .collect();
+    let samples_of = |suite: usize, case: usize| {
+        run.cases
+            .iter()
+            .filter(|run| (run.suite, run.case) == (suite, case))
+            .map(|run| run.sample + 1)
+            .max()
+            .unwrap_or(1)
+    };
     let every: Vec<(usize, usize, u32)> = suites
         .iter()
         .enumerate()
         .flat_map(|(suite_index, suite)| {
             (0..suite.cases.len()).flat_map(move |case_index| {
-                (0..samples).map(move |sample| (suite_index, case_index, sample))
+                (0..samples_of(suite_index, case_index))
+                    .map(move |sample| (suite_index, case_index, sample))
             })
         })
         .collect();
