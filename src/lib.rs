@@ -5,6 +5,7 @@
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod optimize;
 pub mod partition;
 pub mod pipeline;
 pub mod provider;
