@@ -169,6 +169,9 @@ pub enum Policy {
 /// Why a candidate cannot be recommended under the policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Exclusion {
+    /// More of its runs were invalid than valid: too little to judge it by, and a sign the run's
+    /// budget (max_tokens, the timeout) does not suit the model.
+    MostlyInvalid,
     /// Every run was invalid: there is nothing to judge it by.
     NoValidRuns,
     BelowTarget,
@@ -178,6 +181,7 @@ pub enum Exclusion {
 impl Exclusion {
     pub fn describe(self) -> &'static str {
         match self {
+            Exclusion::MostlyInvalid => "mostly invalid runs",
             Exclusion::NoValidRuns => "no valid runs",
             Exclusion::BelowTarget => "below the target",
             Exclusion::OverBudget => "over the time budget",
@@ -248,6 +252,7 @@ pub fn rank(candidates: Vec<Candidate>, policy: Policy) -> Ranking {
         None,
         Some(Exclusion::BelowTarget),
         Some(Exclusion::OverBudget),
+        Some(Exclusion::MostlyInvalid),
         Some(Exclusion::NoValidRuns),
     ] {
         let (mut group, rest): (Vec<_>, Vec<_>) =
@@ -272,6 +277,9 @@ pub fn rank(candidates: Vec<Candidate>, policy: Policy) -> Ranking {
 fn exclusion(candidate: &Candidate, policy: Policy) -> Option<Exclusion> {
     if candidate.valid_runs == 0 {
         return Some(Exclusion::NoValidRuns);
+    }
+    if candidate.invalid_runs > candidate.valid_runs {
+        return Some(Exclusion::MostlyInvalid);
     }
     match policy {
         Policy::BestScore => None,
@@ -394,7 +402,12 @@ fn seconds_text(seconds: f64) -> String {
 fn verdict(rows: &[RankedCandidate], policy: Policy) -> String {
     let judged: Vec<&Candidate> = rows
         .iter()
-        .filter(|row| row.excluded != Some(Exclusion::NoValidRuns))
+        .filter(|row| {
+            !matches!(
+                row.excluded,
+                Some(Exclusion::NoValidRuns | Exclusion::MostlyInvalid)
+            )
+        })
         .map(|row| &row.candidate)
         .collect();
     let Some(winner) = rows
@@ -427,7 +440,7 @@ fn verdict(rows: &[RankedCandidate], policy: Policy) -> String {
 fn best_score_verdict(winner: &Candidate, runner_up: Option<&Candidate>) -> String {
     let Some(runner_up) = runner_up else {
         return format!(
-            "{} is the only candidate with valid runs: {}",
+            "{} is the only candidate with enough valid runs to judge: {}",
             winner.label,
             winner.pass_rate_text()
         );
@@ -447,6 +460,7 @@ fn best_score_verdict(winner: &Candidate, runner_up: Option<&Candidate>) -> Stri
         );
     }
     let tradeoff = match speed {
+        Some(text) if text.ends_with("slower") => format!(", which is also {text}"),
         Some(text) => format!(", which is {text}"),
         None => String::new(),
     };
@@ -546,11 +560,13 @@ fn budget_verdict(
 }
 
 fn no_recommendation(judged: &[&Candidate], policy: Policy) -> String {
+    const NOTHING_TO_JUDGE: &str =
+        "no candidate has more valid runs than invalid ones to judge it by";
     let Some(best) = judged.first() else {
-        return "no candidate has a valid run to judge it by".to_owned();
+        return NOTHING_TO_JUDGE.to_owned();
     };
     match policy {
-        Policy::BestScore => "no candidate has a valid run to judge it by".to_owned(),
+        Policy::BestScore => NOTHING_TO_JUDGE.to_owned(),
         Policy::TargetScore(target) => format!(
             "no candidate reaches a pass rate of {target:.2}: the best, {}, has {}",
             best.label,
@@ -737,7 +753,7 @@ mod tests {
         assert_eq!(ranking.recommendation(), None);
         assert_eq!(
             ranking.verdict,
-            "no candidate has a valid run to judge it by"
+            "no candidate has more valid runs than invalid ones to judge it by"
         );
         assert!(!ranking.rows[0].on_frontier);
 
@@ -749,21 +765,53 @@ mod tests {
         assert_eq!(ranking.rows[1].excluded, Some(Exclusion::NoValidRuns));
         assert_eq!(
             ranking.verdict,
-            "only is the only candidate with valid runs: 0.33 [0.06, 0.79]"
+            "only is the only candidate with enough valid runs to judge: 0.33 [0.06, 0.79]"
         );
     }
 
     #[test]
     fn invalid_runs_of_the_winner_are_owned_up_to() {
-        let mut winner = candidate("gemma", 1, 1, Some(31.0));
-        winner.invalid_runs = 3;
+        let mut winner = candidate("qwen", 3, 4, Some(17.0));
+        winner.invalid_runs = 1;
         let ranking = rank(vec![winner], Policy::BestScore);
         assert!(
             ranking
                 .verdict
-                .ends_with("(3 of its 4 runs were invalid and are not counted)"),
+                .ends_with("(1 of its 5 runs were invalid and are not counted)"),
             "{}",
             ranking.verdict
+        );
+    }
+
+    #[test]
+    fn a_model_with_more_invalid_runs_than_valid_ones_is_not_recommended() {
+        // One valid run that passed is no evidence against three of four passed.
+        let mut rambler = candidate("gemma", 1, 1, Some(31.0));
+        rambler.invalid_runs = 3;
+        let ranking = rank(
+            vec![rambler, candidate("qwen", 3, 4, Some(17.0))],
+            Policy::BestScore,
+        );
+        assert_eq!(order(&ranking), ["qwen", "gemma"]);
+        assert_eq!(ranking.rows[1].excluded, Some(Exclusion::MostlyInvalid));
+        assert_eq!(
+            ranking.verdict,
+            "qwen is the only candidate with enough valid runs to judge: 0.75 [0.30, 0.95]"
+        );
+    }
+
+    #[test]
+    fn a_better_model_that_is_also_faster_wins_on_both_counts() {
+        let ranking = rank(
+            vec![
+                candidate("old", 10, 20, Some(10.0)),
+                candidate("new", 19, 20, Some(15.0)),
+            ],
+            Policy::BestScore,
+        );
+        assert_eq!(
+            ranking.verdict,
+            "new wins: 0.95 [0.76, 0.99] vs 0.50 for old, which is also 1.5× slower"
         );
     }
 
