@@ -358,9 +358,12 @@ fn best_score_order(mut pool: Vec<RankedCandidate>) -> Vec<RankedCandidate> {
 }
 
 /// Which candidates are on the Pareto frontier of pass rate against tokens per second. A model
-/// without valid runs or without a measured speed has no place on that plane.
+/// without a measured speed has no place on that plane, and one without enough valid runs to
+/// judge has no pass rate worth placing.
 fn frontier_flags(candidates: &[Candidate]) -> Vec<bool> {
-    let placed = |c: &Candidate| c.valid_runs > 0 && c.tokens_per_second.is_some();
+    let placed = |c: &Candidate| {
+        c.valid_runs > 0 && c.invalid_runs <= c.valid_runs && c.tokens_per_second.is_some()
+    };
     candidates
         .iter()
         .map(|candidate| {
@@ -934,6 +937,10 @@ mod tests {
                 candidate("quick", 2, 10, Some(50.0)),
                 candidate("same-as-quick", 2, 10, Some(50.0)),
                 candidate("offline", 10, 10, None),
+                Candidate {
+                    invalid_runs: 2,
+                    ..candidate("mostly-invalid", 1, 1, Some(99.0))
+                },
             ],
             Policy::BestScore,
         );

@@ -6,11 +6,13 @@
 
 mod failures;
 mod files;
+mod html;
 mod summary;
 mod table;
 
 pub use failures::render_failures;
 pub use files::{check_output_dir, write_report, OutputError, ReportPaths};
+pub use html::render_html;
 pub use table::{render_model_list, render_table, DEFAULT_TABLE_WIDTH};
 
 use crate::pipeline::{StageDetail, StageOutcome};
