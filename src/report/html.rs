@@ -1060,6 +1060,14 @@ mod tests {
     }
 
     #[test]
+    fn no_reports_make_a_page_that_says_there_is_nothing_to_judge() {
+        let html = render_html(&[], None);
+        assert!(html.contains("No model meets the policy"));
+        assert!(html.contains("no model measured its speed"));
+        assert!(html.ends_with("</html>\n"));
+    }
+
+    #[test]
     fn labels_on_the_chart_do_not_cover_each_other() {
         let reports: Vec<Report> = (0..6)
             .map(|n| {
