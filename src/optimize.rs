@@ -385,16 +385,24 @@ fn dominates(a: &Candidate, b: &Candidate) -> bool {
         && (a.pass_rate > b.pass_rate || a_speed > b_speed)
 }
 
-/// "2.1× faster" / "1.4× slower" for `a` against `b`, when both speeds were measured.
+/// "2.1× faster" / "1.4× slower" for `a` against `b`, when both speeds were measured; within
+/// 10% "slightly faster" with both rates, as "1.0× faster" reads as no difference at all.
 fn speed_comparison(a: &Candidate, b: &Candidate) -> Option<String> {
     let (a_speed, b_speed) = (a.tokens_per_second?, b.tokens_per_second?);
     if a_speed <= 0.0 || b_speed <= 0.0 {
         return None;
     }
-    Some(if a_speed >= b_speed {
-        format!("{:.1}× faster", a_speed / b_speed)
+    let (ratio, direction) = if a_speed >= b_speed {
+        (a_speed / b_speed, "faster")
     } else {
-        format!("{:.1}× slower", b_speed / a_speed)
+        (b_speed / a_speed, "slower")
+    };
+    Some(if ratio >= 1.1 {
+        format!("{ratio:.1}× {direction}")
+    } else if a_speed == b_speed {
+        format!("as fast ({a_speed:.1} tokens/s)")
+    } else {
+        format!("slightly {direction} ({a_speed:.1} vs {b_speed:.1} tokens/s)")
     })
 }
 
@@ -783,6 +791,21 @@ mod tests {
                 .ends_with("(1 of its 5 runs were invalid and are not counted)"),
             "{}",
             ranking.verdict
+        );
+    }
+
+    #[test]
+    fn a_speed_difference_under_ten_percent_is_called_slight_with_both_rates() {
+        let ranking = rank(
+            vec![
+                candidate("q05", 3, 4, Some(3.0)),
+                candidate("q15", 4, 4, Some(2.9)),
+            ],
+            Policy::BestScore,
+        );
+        assert_eq!(
+            ranking.verdict,
+            "q15 wins: 1.00 [0.51, 1.00] vs 0.75 for q05, which is slightly faster (3.0 vs 2.9 tokens/s)"
         );
     }
 

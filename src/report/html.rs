@@ -662,12 +662,20 @@ fn ttft_chart(shown: &[Shown]) -> String {
             }
             let major = factor == 1.0;
             svg.push_str(&format!(
-                "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{TOP}\" y2=\"{axis_y:.1}\" stroke=\"{}\"/><text x=\"{x:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#656d76\" text-anchor=\"middle\">{}</text>\n",
+                "<line x1=\"{x:.1}\" x2=\"{x:.1}\" y1=\"{TOP}\" y2=\"{axis_y:.1}\" stroke=\"{}\"/>",
                 if major { "#d0d7de" } else { "#f0f2f4" },
-                axis_y + 15.0,
-                duration_text(ms),
                 x = x(ms),
             ));
+            // Over many decades the in-between labels would run into each other.
+            if major || decade_high - decade_low <= 3.0 {
+                svg.push_str(&format!(
+                    "<text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\" fill=\"#656d76\" text-anchor=\"middle\">{}</text>",
+                    x(ms),
+                    axis_y + 15.0,
+                    duration_text(ms),
+                ));
+            }
+            svg.push('\n');
         }
         decade += 1.0;
     }
