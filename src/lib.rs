@@ -6,6 +6,7 @@ pub mod cli;
 pub mod commands;
 pub mod error;
 pub mod journal;
+pub mod optimize;
 pub mod partition;
 pub mod pipeline;
 pub mod provider;
