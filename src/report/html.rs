@@ -867,6 +867,7 @@ mod tests {
             score: 0.5,
             end: GenerationEndReport::Finished,
             invalid: false,
+            cached: false,
             flags: Vec::new(),
             metrics: Metrics {
                 ttft_ms,
@@ -952,6 +953,7 @@ mod tests {
             created: "2026-11-30T21:00:00Z".to_owned(),
             sandbox: "bwrap".to_owned(),
             complete: true,
+            partition: None,
             provider: "local".to_owned(),
             model: model.to_owned(),
             suites: Vec::new(),
