@@ -34,9 +34,11 @@ pub fn main() -> ExitCode {
             .and_then(|settings| commands::models::models(&settings)),
         Some(cli::Command::Run(args)) => cli::Settings::for_run(&cli.global, *args)
             .and_then(|settings| commands::run::run(&settings)),
-        Some(cli::Command::Compare(_) | cli::Command::Merge(_) | cli::Command::Accept(_)) => Err(
-            anyhow::anyhow!("this command is being built on another branch of this commit"),
-        ),
+        Some(cli::Command::Accept(args)) => cli::AcceptSettings::resolve(&cli.global, args)
+            .and_then(|settings| commands::accept::accept(&settings)),
+        Some(cli::Command::Compare(_) | cli::Command::Merge(_)) => Err(anyhow::anyhow!(
+            "this command is being built on another branch of this commit"
+        )),
         None => cli::Settings::for_run(&cli.global, cli.run)
             .and_then(|settings| commands::run::run(&settings)),
     };

@@ -6,7 +6,8 @@ mod settings;
 
 pub use config::{Config, ProviderProfile};
 pub use settings::{
-    CaseOverrides, GateSettings, ModelsSettings, OutputFormat, OutputSettings, Settings,
+    AcceptSettings, CaseOverrides, GateSettings, ModelsSettings, OutputFormat, OutputSettings,
+    Settings,
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

@@ -4,7 +4,9 @@
 //! does not compile.
 
 use super::config::{self, Config};
-use super::{FormatArg, GlobalArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs, ValidateArgs};
+use super::{
+    AcceptArgs, FormatArg, GlobalArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs, ValidateArgs,
+};
 use crate::error::bad_input;
 use crate::partition::Partition;
 use crate::provider::{ModelSpec, ProviderProfile};
@@ -159,6 +161,29 @@ impl ModelsSettings {
             profiles: config.providers,
             format,
         })
+    }
+}
+
+/// What `accept` needs: the folder of the snapshots.
+#[derive(Debug, Clone)]
+pub struct AcceptSettings {
+    pub snapshots: PathBuf,
+}
+
+impl AcceptSettings {
+    pub fn resolve(global: &GlobalArgs, args: AcceptArgs) -> anyhow::Result<AcceptSettings> {
+        let AcceptArgs { snapshots } = args;
+        let GlobalArgs {
+            manifest_path,
+            no_progress: _,
+        } = global;
+        let snapshots = match snapshots {
+            Some(dir) => dir,
+            None => find_workspace(manifest_path.as_deref())?
+                .root
+                .join(crate::report::snapshot::SNAPSHOT_DIR),
+        };
+        Ok(AcceptSettings { snapshots })
     }
 }
 

@@ -6,11 +6,14 @@
 
 mod failures;
 mod files;
+pub mod junit;
+pub mod markdown;
+pub mod snapshot;
 mod summary;
 mod table;
 
 pub use failures::render_failures;
-pub use files::{check_output_dir, write_report, OutputError, ReportPaths};
+pub use files::{check_output_dir, write_replacing, write_report, OutputError, ReportPaths};
 pub use table::{render_model_list, render_table, DEFAULT_TABLE_WIDTH};
 
 use crate::pipeline::{StageDetail, StageOutcome};
