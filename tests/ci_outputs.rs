@@ -417,7 +417,7 @@ fn the_summary_is_appended_as_github_expects_and_carries_the_failed_gates() {
         "{summary}"
     );
     assert!(
-        summary.contains("> [!CAUTION]\n> 1 gate failed.\n\n- replay:recordings scored 0."),
+        summary.contains("**1 gate failed:**\n\n- replay:recordings scored 0."),
         "{summary}"
     );
     assert!(summary.contains(", below --min-score 0.99\n"), "{summary}");

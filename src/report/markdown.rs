@@ -1,11 +1,12 @@
 //! The Markdown summary of a run, for `$GITHUB_STEP_SUMMARY`: the table with every column, the
 //! gates, the significant changes against a baseline, and the failed cases folded away.
 //!
-//! GitHub renders GitHub-flavoured Markdown: tables, `<details>`, and alerts (`> [!WARNING]`,
-//! plain quotes elsewhere). Every name that came from a suite or a model is escaped, so a model
-//! called `a|b` or `<script>` cannot break the table or inject HTML.
+//! Only what every GitHub-flavoured renderer draws is used (tables, `<details>`, emphasis; not
+//! github.com's own alerts), so the summary reads the same wherever it is shown. Every name that
+//! came from a suite or a model is escaped, so a model called `a|b` or `<script>` cannot break
+//! the table or inject HTML.
 
-use super::table::COLUMNS;
+use super::table::{Column, COLUMNS};
 use super::{render_failures, Report};
 use std::fmt::Write as _;
 
@@ -41,7 +42,7 @@ pub fn render(reports: &[Report], gate_failures: &[String], comparisons: Option<
     }
     if reports.iter().any(|report| !report.complete) {
         md.push_str(
-            "> [!WARNING]\n> The run was interrupted: the reports hold only what was scored before it stopped.\n\n",
+            "**Interrupted:** the reports hold only what was scored before the run stopped.\n\n",
         );
     }
     md.push_str(&table(reports));
@@ -52,7 +53,7 @@ pub fn render(reports: &[Report], gate_failures: &[String], comparisons: Option<
     } else {
         let _ = writeln!(
             md,
-            "> [!CAUTION]\n> {} gate{} failed.\n",
+            "**{} gate{} failed:**\n",
             gate_failures.len(),
             plural(gate_failures.len())
         );
@@ -78,23 +79,31 @@ pub fn render(reports: &[Report], gate_failures: &[String], comparisons: Option<
     md
 }
 
-/// One row per model, every column of the terminal table; numbers aligned right.
+/// One row per model with the columns of the terminal table, numbers aligned right. A column
+/// no model has a value in (speeds of offline models, say) is left out and named below.
 fn table(reports: &[Report]) -> String {
+    let (shown, empty): (Vec<&Column>, Vec<&Column>) = COLUMNS.iter().partition(|column| {
+        reports.is_empty() || reports.iter().any(|report| (column.value)(report) != "-")
+    });
     let mut md = String::from("| model |");
-    for column in COLUMNS {
+    for column in &shown {
         let _ = write!(md, " {} |", escape(column.header));
     }
     md.push_str("\n| :--- |");
-    for _ in COLUMNS {
+    for _ in &shown {
         md.push_str(" ---: |");
     }
     md.push('\n');
     for report in reports {
         let _ = write!(md, "| {} |", escape(&report.label()));
-        for column in COLUMNS {
+        for column in &shown {
             let _ = write!(md, " {} |", escape(&(column.value)(report)));
         }
         md.push('\n');
+    }
+    if !empty.is_empty() {
+        let names: Vec<String> = empty.iter().map(|column| escape(column.header)).collect();
+        let _ = writeln!(md, "\nNo model has a value for: {}.", names.join(", "));
     }
     md
 }
@@ -141,6 +150,7 @@ fn plural(count: usize) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::suite::Stage;
 
     fn report(provider: &str, model: &str, passed: bool) -> Report {
         let case = serde_json::json!({
@@ -169,6 +179,11 @@ mod tests {
             ..Default::default()
         };
         summary.pass_at_1 = summary.passed as f64;
+        for stage in [Stage::Format, Stage::Compile, Stage::Test] {
+            summary
+                .stage_pass_rates
+                .insert(stage, Some(summary.passed as f64));
+        }
         serde_json::from_value(serde_json::json!({
             "format_version": 2, "tool": {"name": "cargo-llm-bench", "version": "0.1.0"},
             "rustc": "rustc 1.89.0", "created": "2026-11-30T21:00:00Z", "sandbox": "bwrap",
@@ -182,7 +197,7 @@ mod tests {
     }
 
     #[test]
-    fn the_table_has_a_row_per_model_and_every_column_of_the_terminal_table() {
+    fn the_table_has_a_row_per_model_and_names_the_columns_no_model_has_a_value_in() {
         let md = render(
             &[
                 report("reference", "reference", true),
@@ -196,7 +211,27 @@ mod tests {
             .iter()
             .position(|line| line.starts_with("| model |"))
             .unwrap();
-        assert_eq!(lines[header + 1].matches("---").count(), COLUMNS.len() + 1);
+        // Offline models measure no speed, and no case here has coverage: those columns are
+        // named, not drawn empty.
+        let empty = [
+            "coverage",
+            "TTFT p50",
+            "tok/s p50",
+            "prefill p50",
+            "tokens in+out",
+        ];
+        assert_eq!(
+            lines[header + 1].matches("---").count(),
+            COLUMNS.len() + 1 - empty.len()
+        );
+        assert!(!lines[header].contains("TTFT"), "{md}");
+        assert!(
+            md.contains(&format!(
+                "\nNo model has a value for: {}.\n",
+                empty.join(", ")
+            )),
+            "{md}"
+        );
         assert!(lines[header + 2].starts_with("| reference | 1 |"), "{md}");
         assert!(
             lines[header + 3].starts_with("| local:a\\|b&lt;script&gt; |"),
@@ -220,7 +255,10 @@ mod tests {
             &["local:x: score 0.40 is below --min-score 0.9".to_owned()],
             Some("| case | change |\n|---|---|\n| add | broken |\n"),
         );
-        assert!(md.contains("> [!CAUTION]\n> 1 gate failed.\n\n- local:x: score 0.40 is below --min-score 0.9\n"), "{md}");
+        assert!(
+            md.contains("**1 gate failed:**\n\n- local:x: score 0.40 is below --min-score 0.9\n"),
+            "{md}"
+        );
         assert!(
             md.contains(
                 "### Significant changes\n\n| case | change |\n|---|---|\n| add | broken |\n"

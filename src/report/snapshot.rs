@@ -139,7 +139,7 @@ pub fn check(dir: &Path, snapshot: &Snapshot) -> Result<Checked, SnapshotError> 
             let diff = similar::TextDiff::from_lines(&old, &new)
                 .unified_diff()
                 .context_radius(2)
-                .header(&path.display().to_string(), &pending.display().to_string())
+                .header("old snapshot", "new results")
                 .to_string();
             Verdict::Changed { pending, diff }
         }
