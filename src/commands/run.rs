@@ -162,7 +162,6 @@ fn ci_outputs(
     gate_failures: &[String],
     comparisons: Option<&str>,
 ) -> anyhow::Result<bool> {
-    let snapshots_changed = settings.outputs.snapshot && check_snapshots(settings, reports)?;
     if let Some(path) = &settings.outputs.junit {
         let xml = report::junit::render(reports)
             .map_err(|error| anyhow::anyhow!("cannot render the JUnit XML: {error}"))?;
@@ -175,7 +174,8 @@ fn ci_outputs(
             .with_context(|| format!("cannot write the summary {}", path.display()))?;
         eprintln!("wrote the summary to {}", path.display());
     }
-    Ok(snapshots_changed)
+    // Last: a snapshot that cannot be read stops the run, and the files above are still there.
+    Ok(settings.outputs.snapshot && check_snapshots(settings, reports)?)
 }
 
 /// One snapshot per suite and model under `snapshots/` at the workspace root; true when one

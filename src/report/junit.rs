@@ -238,33 +238,10 @@ impl CaseResult<'_> {
                         ))?;
                 }
                 Outcome::Failed => {
-                    let first = failed[0];
-                    let stage = failing_stage(first);
-                    let mut message = super::failures::failure_detail(first);
-                    let valid = self.runs.iter().filter(|run| !run.invalid).count();
-                    if valid > 1 {
-                        message = format!(
-                            "{} of {valid} valid samples failed; sample {}: {message}",
-                            failed.len(),
-                            first.sample
-                        );
+                    if let Some(first) = failed.first().copied() {
+                        let valid = self.runs.iter().filter(|run| !run.invalid).count();
+                        write_failure(writer, first, &failed, valid)?;
                     }
-                    writer
-                        .create_element("failure")
-                        .with_attributes([
-                            ("message", one_line(&message).as_str()),
-                            (
-                                "type",
-                                stage.map_or("no-answer", |stage| stage.stage.name()),
-                            ),
-                        ])
-                        .write_text_content(text(
-                            &failed
-                                .iter()
-                                .map(|run| failure_body(run))
-                                .collect::<Vec<_>>()
-                                .join("\n\n"),
-                        ))?;
                 }
             }
             if !notes.is_empty() {
@@ -303,6 +280,37 @@ impl CaseResult<'_> {
         }
         notes
     }
+}
+
+/// One `<failure>` for every failed sample: the first one's stage and detail on top, each one's
+/// diagnostics inside.
+fn write_failure(
+    writer: &mut Writer<Vec<u8>>,
+    first: &CaseReport,
+    failed: &[&CaseReport],
+    valid: usize,
+) -> io::Result<()> {
+    let stage = failing_stage(first);
+    let mut message = super::failures::failure_detail(first);
+    if valid > 1 {
+        message = format!(
+            "{} of {valid} valid samples failed; sample {}: {message}",
+            failed.len(),
+            first.sample
+        );
+    }
+    let bodies: Vec<String> = failed.iter().map(|run| failure_body(run)).collect();
+    writer
+        .create_element("failure")
+        .with_attributes([
+            ("message", one_line(&message).as_str()),
+            (
+                "type",
+                stage.map_or("no-answer", |stage| stage.stage.name()),
+            ),
+        ])
+        .write_text_content(text(&bodies.join("\n\n")))?;
+    Ok(())
 }
 
 fn outcome(runs: &[&CaseReport]) -> Outcome {
