@@ -422,3 +422,35 @@ fn the_summary_is_appended_as_github_expects_and_carries_the_failed_gates() {
     );
     assert!(summary.contains(", below --min-score 0.99\n"), "{summary}");
 }
+
+#[test]
+fn a_snapshot_file_that_is_not_one_is_bad_input_and_left_alone() {
+    let project = project();
+    project.write(SNAPSHOT, "---\nsource: suites/ci.yaml\n");
+    let output = run(&project, &[]);
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    let said = stderr(&output);
+    assert!(
+        said.contains("is not an insta snapshot")
+            && said.contains("hint: delete the file to write it anew"),
+        "{said}"
+    );
+    assert_eq!(read(&project, SNAPSHOT), "---\nsource: suites/ci.yaml\n");
+    assert!(!project.path().join(PENDING).exists());
+}
+
+#[test]
+fn a_model_whose_provider_failed_is_not_snapshotted() {
+    let project = project();
+    std::fs::remove_file(project.path().join("recordings/ci/sign/0-0.md")).unwrap();
+    let output = run(&project, &[]);
+    assert_eq!(output.status.code(), Some(3), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains(
+            "warning: no snapshot of replay:recordings: some of its requests failed at the provider"
+        ),
+        "{}",
+        stderr(&output)
+    );
+    assert!(!project.path().join("snapshots").exists());
+}
