@@ -38,7 +38,9 @@ pub fn main() -> ExitCode {
             .and_then(|settings| commands::run::run(&settings)),
         Some(cli::Command::Merge(args)) => cli::MergeSettings::resolve(&cli.global, args)
             .and_then(|settings| commands::merge::merge(&settings)),
-        Some(cli::Command::Compare(_) | cli::Command::Accept(_)) => Err(anyhow::anyhow!(
+        Some(cli::Command::Accept(args)) => cli::AcceptSettings::resolve(&cli.global, args)
+            .and_then(|settings| commands::accept::accept(&settings)),
+        Some(cli::Command::Compare(_)) => Err(anyhow::anyhow!(
             "this command is being built on another branch of this commit"
         )),
         None => cli::Settings::for_run(&cli.global, cli.run)

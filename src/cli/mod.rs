@@ -6,7 +6,8 @@ mod settings;
 
 pub use config::{Config, ProviderProfile};
 pub use settings::{
-    GateSettings, MergeSettings, ModelsSettings, OutputFormat, OutputSettings, Settings,
+    AcceptSettings, GateSettings, MergeSettings, ModelsSettings, OutputFormat, OutputSettings,
+    Settings,
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

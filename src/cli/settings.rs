@@ -6,7 +6,8 @@
 
 use super::config::{self, Config};
 use super::{
-    FormatArg, GlobalArgs, MergeArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs, ValidateArgs,
+    AcceptArgs, FormatArg, GlobalArgs, MergeArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs,
+    ValidateArgs,
 };
 use crate::error::bad_input;
 use crate::partition::Partition;
@@ -164,6 +165,29 @@ impl MergeSettings {
             output,
             format,
         })
+    }
+}
+
+/// What `accept` needs: the folder of the snapshots.
+#[derive(Debug, Clone)]
+pub struct AcceptSettings {
+    pub snapshots: PathBuf,
+}
+
+impl AcceptSettings {
+    pub fn resolve(global: &GlobalArgs, args: AcceptArgs) -> anyhow::Result<AcceptSettings> {
+        let AcceptArgs { snapshots } = args;
+        let GlobalArgs {
+            manifest_path,
+            no_progress: _,
+        } = global;
+        let snapshots = match snapshots {
+            Some(dir) => dir,
+            None => find_workspace(manifest_path.as_deref())?
+                .root
+                .join(crate::report::snapshot::SNAPSHOT_DIR),
+        };
+        Ok(AcceptSettings { snapshots })
     }
 }
 

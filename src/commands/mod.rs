@@ -1,5 +1,6 @@
 //! Commands wire the layers together; the only layer that prints.
 
+pub mod accept;
 pub mod merge;
 pub mod models;
 pub mod run;

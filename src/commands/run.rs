@@ -8,12 +8,15 @@ use crate::provider::{
     self, AnswerLog, AnswerStore, AttemptKey, CachedProvider, EarlierAnswer, ModelSpec, Provider,
     ReferenceProvider, ResponseCache,
 };
+use crate::report::snapshot::{self, Verdict};
 use crate::report::{self, Report, RunInfo};
 use crate::runner::{self, Contestant, ModelRun, Plan, RunError};
 use crate::score;
 use crate::suite::Suite;
 use crate::ui::Progress;
+use anyhow::Context;
 use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
@@ -54,11 +57,19 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     let reports = write_reports(settings, &info, &runs, &answers.store)?;
     answers.close(info.complete)?;
     print_results(settings, &reports)?;
+    let gate_failures = gates(settings, &reports);
+    let snapshots_changed = ci_outputs(settings, &reports, &gate_failures, None)?;
 
     if let Some(outcome) = provider_failures(&reports) {
         return Ok(outcome);
     }
-    Ok(gates(settings, &reports))
+    for failure in &gate_failures {
+        eprintln!("error: {failure}");
+    }
+    if !gate_failures.is_empty() || snapshots_changed {
+        return Ok(Outcome(ExitKind::GateFailed));
+    }
+    Ok(Outcome(ExitKind::Success))
 }
 
 /// Where this run's answers come from before a model is asked, and where they are kept.
@@ -235,23 +246,118 @@ fn provider_failures(reports: &[Report]) -> Option<Outcome> {
     })
 }
 
-/// Exit 1 when a model misses a bar.
-fn gates(settings: &Settings, reports: &[Report]) -> Outcome {
-    if let Some(min_score) = settings.gates.min_score {
-        let scores: Vec<(String, f64)> = reports
-            .iter()
-            .map(|r| (r.label(), r.summary.mean_score))
-            .collect();
-        let failing = score::below_bar(
-            scores.iter().map(|(name, value)| (name.as_str(), *value)),
-            min_score,
-        );
-        if !failing.is_empty() {
-            for (model, value) in failing {
-                eprintln!("error: {model} scored {value:.3}, below --min-score {min_score}");
+/// Every bar a model misses, one message per model and gate; the run exits 1 when any is.
+fn gates(settings: &Settings, reports: &[Report]) -> Vec<String> {
+    let Some(min_score) = settings.gates.min_score else {
+        return Vec::new();
+    };
+    let scores: Vec<(String, f64)> = reports
+        .iter()
+        .map(|r| (r.label(), r.summary.mean_score))
+        .collect();
+    score::below_bar(
+        scores.iter().map(|(name, value)| (name.as_str(), *value)),
+        min_score,
+    )
+    .into_iter()
+    .map(|(model, value)| format!("{model} scored {value:.3}, below --min-score {min_score}"))
+    .collect()
+}
+
+/// The files CI reads: snapshots, JUnit XML, the Markdown summary. True when a snapshot
+/// changed, which fails the run as a gate does.
+fn ci_outputs(
+    settings: &Settings,
+    reports: &[Report],
+    gate_failures: &[String],
+    comparisons: Option<&str>,
+) -> anyhow::Result<bool> {
+    if let Some(path) = &settings.outputs.junit {
+        let xml = report::junit::render(reports)
+            .map_err(|error| anyhow::anyhow!("cannot render the JUnit XML: {error}"))?;
+        report::write_replacing(path, xml.as_bytes())?;
+        eprintln!("wrote {}", path.display());
+    }
+    if let Some(path) = &settings.outputs.summary {
+        let markdown = report::markdown::render(reports, gate_failures, comparisons);
+        append(path, &markdown)
+            .with_context(|| format!("cannot write the summary {}", path.display()))?;
+        eprintln!("wrote the summary to {}", path.display());
+    }
+    // Last: a snapshot that cannot be read stops the run, and the files above are still there.
+    Ok(settings.outputs.snapshot && check_snapshots(settings, reports)?)
+}
+
+/// One snapshot per suite and model under `snapshots/` at the workspace root; true when one
+/// changed. Runs that are not the whole of a model's results are not compared: a share of a
+/// partitioned run, an interrupted run, a model whose provider failed.
+fn check_snapshots(settings: &Settings, reports: &[Report]) -> anyhow::Result<bool> {
+    if settings.partition.is_some() {
+        eprintln!("warning: --snapshot ignored: a --partition share holds only part of each suite");
+        return Ok(false);
+    }
+    let dir = settings.workspace_root.join(snapshot::SNAPSHOT_DIR);
+    let current_dir = std::env::current_dir().context("cannot read the current directory")?;
+    let mut changed = false;
+    for report in reports {
+        if !report.complete || report.summary.invalid.provider_failures() > 0 {
+            eprintln!(
+                "warning: no snapshot of {}: {}",
+                report.label(),
+                if report.complete {
+                    "some of its requests failed at the provider"
+                } else {
+                    "the run was interrupted"
+                }
+            );
+            continue;
+        }
+        for snapshot in snapshot::snapshots(report, &settings.workspace_root, &current_dir) {
+            let checked = snapshot::check(&dir, &snapshot).map_err(|error| match error {
+                snapshot::SnapshotError::Malformed { .. } => bad_input(
+                    error,
+                    Some(
+                        "delete the file to write it anew, or restore it from version control"
+                            .to_owned(),
+                    ),
+                ),
+                error => error.into(),
+            })?;
+            let path = shown(&checked.path, &current_dir);
+            match checked.verdict {
+                Verdict::Created => eprintln!("wrote the snapshot {}", path.display()),
+                Verdict::Unchanged => {}
+                Verdict::Changed { pending, diff } => {
+                    changed = true;
+                    eprintln!(
+                        "error: the results of {} on suite {} differ from the snapshot {}; the new ones are in {}:\n{diff}",
+                        report.label(),
+                        snapshot.suite,
+                        path.display(),
+                        shown(&pending, &current_dir).display()
+                    );
+                }
             }
-            return Outcome(ExitKind::GateFailed);
         }
     }
-    Outcome(ExitKind::Success)
+    if changed {
+        eprintln!("hint: review with `cargo insta review`; accept with `cargo insta accept` or `cargo llm-bench accept`");
+    }
+    Ok(changed)
+}
+
+/// Appends, as GitHub expects of `$GITHUB_STEP_SUMMARY` (a step may write several summaries).
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.flush()
+}
+
+/// A path relative to `current_dir` when it is below it.
+fn shown<'a>(path: &'a Path, current_dir: &Path) -> &'a Path {
+    path.strip_prefix(current_dir).unwrap_or(path)
 }

@@ -116,7 +116,7 @@ fn entries(report: &Report) -> Vec<String> {
 }
 
 /// The failing stage of the last attempt and what it said, in a few words.
-fn failure_detail(case: &CaseReport) -> String {
+pub(super) fn failure_detail(case: &CaseReport) -> String {
     let Some(attempt) = case.attempts.last() else {
         return "no answer".to_owned();
     };

@@ -133,6 +133,29 @@ fn persist_new(path: &Path, contents: &[u8]) -> Result<bool, OutputError> {
     }
 }
 
+/// Writes `path` atomically (temp file + rename), replacing any file there: a reader sees the
+/// old contents or the new, never half of either. The folder is created when missing.
+pub fn write_replacing(path: &Path, contents: &[u8]) -> Result<(), OutputError> {
+    let write_error = |source| OutputError::Write {
+        path: path.to_owned(),
+        source,
+    };
+    let dir = match path.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|source| OutputError::CreateFolder {
+        path: dir.to_owned(),
+        source,
+    })?;
+    let mut file = new_temp_file(dir).map_err(write_error)?;
+    file.write_all(contents).map_err(write_error)?;
+    file.as_file().sync_all().map_err(write_error)?;
+    file.persist(path)
+        .map(drop)
+        .map_err(|error| write_error(error.error))
+}
+
 /// One row per case and sample. The stage columns and the metrics describe its final attempt;
 /// `retries` and `retry_wait_ms` count every request of the run, failed ones included. An
 /// `invalid` run is left out of every rate of the summary, for `invalid_reason`.

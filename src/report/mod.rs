@@ -7,12 +7,15 @@
 mod failures;
 mod files;
 mod html;
+pub mod junit;
+pub mod markdown;
 mod read;
+pub mod snapshot;
 mod summary;
 mod table;
 
 pub use failures::render_failures;
-pub use files::{check_output_dir, write_report, OutputError, ReportPaths};
+pub use files::{check_output_dir, write_replacing, write_report, OutputError, ReportPaths};
 pub use html::render_html;
 pub use read::{model_run, read_report, ReadError};
 pub use table::{render_model_list, render_table, DEFAULT_TABLE_WIDTH};

@@ -20,15 +20,15 @@ const MIN_MODEL_WIDTH: usize = 12;
 /// No lines but the one under the header, no vertical rules.
 const PRESET: &str = "     ──            ";
 
-struct Column {
-    header: &'static str,
+pub(super) struct Column {
+    pub(super) header: &'static str,
     /// The header when space is short.
     short: &'static str,
-    value: fn(&Report) -> String,
+    pub(super) value: fn(&Report) -> String,
 }
 
 /// Every column but the model's, in the order they are shown.
-const COLUMNS: &[Column] = &[
+pub(super) const COLUMNS: &[Column] = &[
     Column {
         header: "runs",
         short: "runs",
