@@ -445,6 +445,7 @@ mod tests {
             created: "2026-11-30T21:00:00Z".to_owned(),
             sandbox: "bwrap".to_owned(),
             complete: true,
+            partition: None,
             provider: "local".to_owned(),
             model: "qwen2.5-coder-0.5b".to_owned(),
             suites: vec![super::super::SuiteInfo {
