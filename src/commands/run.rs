@@ -97,8 +97,9 @@ fn print_results(settings: &Settings, reports: &[Report]) -> anyhow::Result<()> 
     match settings.format {
         OutputFormat::Table => {
             let width = crate::ui::stdout_width();
-            println!("{}", report::render_table(reports, width));
-            let failures = report::render_failures(reports, width);
+            let verbose = settings.outputs.verbose;
+            println!("{}", report::render_table(reports, width, verbose));
+            let failures = report::render_failures(reports, width, verbose);
             if !failures.is_empty() {
                 println!("\n{failures}");
             }
