@@ -284,6 +284,8 @@ mod tests {
         assert_eq!(effective_runs(&cases), 40.0);
         // One sample per case is plain Wilson over runs.
         assert_eq!(effective_runs(&[(1, 1), (1, 0), (1, 1)]), 3.0);
+        // Every run passed: no spread between cases to measure, so every run counts.
+        assert_eq!(effective_runs(&[(5, 5), (5, 5)]), 10.0);
     }
 
     #[test]
