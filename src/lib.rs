@@ -15,6 +15,7 @@ pub mod runner;
 pub mod sandbox;
 pub mod score;
 pub mod suite;
+pub mod summary;
 pub mod ui;
 
 use std::process::ExitCode;

@@ -1,4 +1,5 @@
-//! Pure functions: stage outcomes → case scores → model summaries, pass@k and the gate.
+//! Pure functions: stage outcomes → case scores, and the statistics a model summary is made of
+//! (pass@k, percentiles, medians, confidence intervals), and the gate.
 
 use crate::pipeline::StageOutcome;
 use crate::suite::Stage;
@@ -98,6 +99,72 @@ pub fn mean(values: &[f64]) -> Option<f64> {
         .then(|| values.iter().fold(0.0, |sum, value| sum + value) / values.len() as f64)
 }
 
+/// The median: the middle value, or the mean of the two middle ones; None for no values.
+pub fn median(values: &[f64]) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_by(f64::total_cmp);
+    let middle = sorted.len() / 2;
+    Some(if sorted.len().is_multiple_of(2) {
+        (sorted[middle - 1] + sorted[middle]) / 2.0
+    } else {
+        sorted[middle]
+    })
+}
+
+/// z of a two-sided 95% interval of the normal distribution.
+pub const Z_95: f64 = 1.959_963_984_540_054;
+
+/// The Wilson score interval of a rate observed over `runs` independent trials (a fractional
+/// count is allowed: see `effective_runs`). Unlike the normal approximation it stays within
+/// 0..=1 and does not collapse to a point at 0% or 100%. None when there are no runs.
+pub fn wilson_interval(rate: f64, runs: f64, z: f64) -> Option<(f64, f64)> {
+    if runs.is_nan() || runs <= 0.0 || !(0.0..=1.0).contains(&rate) {
+        return None;
+    }
+    let z2 = z * z;
+    let denominator = 1.0 + z2 / runs;
+    let centre = (rate + z2 / (2.0 * runs)) / denominator;
+    let half = z / denominator * (rate * (1.0 - rate) / runs + z2 / (4.0 * runs * runs)).sqrt();
+    Some(((centre - half).max(0.0), (centre + half).min(1.0)))
+}
+
+/// How many independent runs a pooled pass rate over `cases` (valid runs, passes) is worth.
+///
+/// Samples of one case are correlated (an easy case passes every time), so n samples of k cases
+/// are worth fewer than n independent runs. The variance of the pooled rate is estimated with
+/// cases as the unit (the cluster-robust variance of a ratio, with the k/(k−1) small-sample
+/// factor), and the effective count is the count whose binomial variance matches it: Kish's n
+/// over the design effect. It lies between the number of cases (samples of a case always agree)
+/// and the number of runs (they vary as independently as separate cases would). With one run
+/// per case, or when every run passed or every run failed (no spread between cases to measure),
+/// it is the number of runs.
+pub fn effective_runs(cases: &[(u32, u32)]) -> f64 {
+    let cases: Vec<(f64, f64)> = cases
+        .iter()
+        .filter(|(runs, _)| *runs > 0)
+        .map(|&(runs, passes)| (f64::from(runs), f64::from(passes.min(runs))))
+        .collect();
+    let runs: f64 = cases.iter().map(|(runs, _)| runs).sum();
+    let passes: f64 = cases.iter().map(|(_, passes)| passes).sum();
+    let count = cases.len() as f64;
+    if cases.iter().all(|(runs, _)| *runs <= 1.0) || passes == 0.0 || passes == runs {
+        return runs;
+    }
+    let rate = passes / runs;
+    let spread: f64 = cases
+        .iter()
+        .map(|(case_runs, case_passes)| (case_passes - rate * case_runs).powi(2))
+        .sum();
+    let variance = count / (count - 1.0) * spread / (runs * runs);
+    if variance <= 0.0 {
+        return runs;
+    }
+    (rate * (1.0 - rate) / variance).clamp(count, runs)
+}
+
 /// The gate: which models score below the bar.
 pub fn below_bar<'a>(
     scores: impl IntoIterator<Item = (&'a str, f64)>,
@@ -175,6 +242,60 @@ mod tests {
     fn the_mean_of_no_values_is_unknown() {
         assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
         assert_eq!(mean(&[]), None);
+    }
+
+    #[test]
+    fn the_median_of_an_even_count_is_the_mean_of_the_middle_two() {
+        assert_eq!(median(&[3.0, 1.0, 2.0]), Some(2.0));
+        assert_eq!(median(&[4.0, 1.0, 3.0, 0.0]), Some(2.0));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn the_wilson_interval_matches_published_values() {
+        // Newcombe (1998), table I: 81 of 263 → 0.2553..0.3662; 15 of 148 → 0.0624..0.1605.
+        let (low, high) = wilson_interval(81.0 / 263.0, 263.0, Z_95).unwrap();
+        assert!((low - 0.2553).abs() < 1e-4 && (high - 0.3662).abs() < 1e-4);
+        let (low, high) = wilson_interval(15.0 / 148.0, 148.0, Z_95).unwrap();
+        assert!((low - 0.0624).abs() < 1e-4 && (high - 0.1605).abs() < 1e-4);
+    }
+
+    #[test]
+    fn the_wilson_interval_does_not_collapse_at_zero_or_everything() {
+        // Newcombe (1998), table I: 0 of 10 → 0..0.2775.
+        let (low, high) = wilson_interval(0.0, 10.0, Z_95).unwrap();
+        assert!(low.abs() < 1e-12 && (high - 0.2775).abs() < 1e-4);
+        let (low, high) = wilson_interval(1.0, 10.0, Z_95).unwrap();
+        assert!((low - 0.7225).abs() < 1e-4 && (high - 1.0).abs() < 1e-12);
+        assert_eq!(wilson_interval(0.5, 0.0, Z_95), None);
+    }
+
+    #[test]
+    fn samples_that_always_agree_are_worth_one_run_per_case() {
+        // Three cases always pass, two always fail, ten samples each: five cases' worth.
+        let cases = [(10, 10), (10, 10), (10, 10), (10, 0), (10, 0)];
+        assert_eq!(effective_runs(&cases), 5.0);
+    }
+
+    #[test]
+    fn samples_that_vary_like_separate_cases_are_worth_every_run() {
+        // Every case passes half its samples: no spread between cases, so all 40 runs count.
+        let cases = [(10, 5), (10, 5), (10, 5), (10, 5)];
+        assert_eq!(effective_runs(&cases), 40.0);
+        // One sample per case is plain Wilson over runs.
+        assert_eq!(effective_runs(&[(1, 1), (1, 0), (1, 1)]), 3.0);
+        // Every run passed: no spread between cases to measure, so every run counts.
+        assert_eq!(effective_runs(&[(5, 5), (5, 5)]), 10.0);
+    }
+
+    #[test]
+    fn partly_correlated_samples_are_worth_between_the_cases_and_the_runs() {
+        let cases = [(5, 5), (5, 4), (5, 1), (5, 0), (5, 3), (5, 2)];
+        let effective = effective_runs(&cases);
+        assert!(effective > 6.0 && effective < 30.0, "{effective}");
+        // By hand: rate 0.5, spread Σ(c − 2.5)² = 17.5, variance 6/5 · 17.5 / 900 = 0.02333,
+        // so 0.25 / 0.02333 = 10.71 runs.
+        assert!((effective - 10.714).abs() < 1e-3, "{effective}");
     }
 
     #[test]

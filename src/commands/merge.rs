@@ -181,8 +181,8 @@ pub fn merge(settings: &MergeSettings) -> anyhow::Result<Outcome> {
     match settings.format {
         OutputFormat::Table => {
             let width = crate::ui::stdout_width();
-            println!("{}", report::render_table(&reports, width));
-            let failures = report::render_failures(&reports, width);
+            println!("{}", report::render_table(&reports, width, false));
+            let failures = report::render_failures(&reports, width, false);
             if !failures.is_empty() {
                 println!("\n{failures}");
             }

@@ -218,8 +218,9 @@ fn print_results(settings: &Settings, reports: &[Report]) -> anyhow::Result<()> 
     match settings.format {
         OutputFormat::Table => {
             let width = crate::ui::stdout_width();
-            println!("{}", report::render_table(reports, width));
-            let failures = report::render_failures(reports, width);
+            let verbose = settings.outputs.verbose;
+            println!("{}", report::render_table(reports, width, verbose));
+            let failures = report::render_failures(reports, width, verbose);
             if !failures.is_empty() {
                 println!("\n{failures}");
             }
@@ -300,7 +301,7 @@ fn check_snapshots(settings: &Settings, reports: &[Report]) -> anyhow::Result<bo
     let current_dir = std::env::current_dir().context("cannot read the current directory")?;
     let mut changed = false;
     for report in reports {
-        if !report.complete || report.summary.invalid.provider_failures() > 0 {
+        if !report.complete || report.summary.provider_errors > 0 {
             eprintln!(
                 "warning: no snapshot of {}: {}",
                 report.label(),

@@ -4,13 +4,15 @@
 use super::{CaseReport, InvalidReason, Report, StageReport, DEFAULT_TABLE_WIDTH};
 use crate::suite::Stage;
 
-/// At most this many lines per model; the rest are counted.
+/// At most this many lines per model unless verbose; the rest are counted.
 const MAX_LINES_PER_MODEL: usize = 5;
 
 /// One line per failed case (samples that failed the same way are counted, not repeated) and
-/// per invalid run, under a line per model; nothing for a model that passed every valid run.
-/// Lines are cut to `width` (`None`: 80). Empty when every model passed everything.
-pub fn render_failures(reports: &[Report], width: Option<u16>) -> String {
+/// per invalid run, under a line per model that says how many cases were flaky (passed some
+/// samples, failed others); nothing for a model that passed every valid run. Lines are cut to
+/// `width` (`None`: 80). At most five lines per model, or every one when `verbose`. Empty when
+/// every model passed everything.
+pub fn render_failures(reports: &[Report], width: Option<u16>, verbose: bool) -> String {
     let width = usize::from(width.unwrap_or(DEFAULT_TABLE_WIDTH));
     let mut lines = Vec::new();
     for report in reports {
@@ -24,6 +26,13 @@ pub fn render_failures(reports: &[Report], width: Option<u16>) -> String {
             report.label(),
             summary.valid_runs
         );
+        if summary.flaky > 0 {
+            heading.push_str(&format!(
+                "; {} flaky case{}",
+                summary.flaky,
+                plural(summary.flaky)
+            ));
+        }
         if summary.invalid.total > 0 {
             heading.push_str(&format!("; {} invalid", summary.invalid.total));
         }
@@ -41,7 +50,7 @@ pub fn render_failures(reports: &[Report], width: Option<u16>) -> String {
                 first_line(reason)
             ));
         }
-        let shown = if entries.len() > MAX_LINES_PER_MODEL {
+        let shown = if !verbose && entries.len() > MAX_LINES_PER_MODEL {
             MAX_LINES_PER_MODEL - 1
         } else {
             entries.len()
@@ -188,7 +197,7 @@ fn first_line(text: &str) -> &str {
         .unwrap_or("")
 }
 
-fn cut(line: &str, width: usize) -> String {
+pub(super) fn cut(line: &str, width: usize) -> String {
     if line.chars().count() <= width {
         return line.to_owned();
     }

@@ -68,7 +68,7 @@ pub fn render(reports: &[Report], gate_failures: &[String], comparisons: Option<
         md.push('\n');
     }
 
-    let failures = render_failures(reports, Some(FAILURE_WIDTH));
+    let failures = render_failures(reports, Some(FAILURE_WIDTH), true);
     if !failures.is_empty() {
         let fence = fence_for(&failures);
         let _ = write!(

@@ -23,9 +23,10 @@ pub use table::{render_model_list, render_table, DEFAULT_TABLE_WIDTH};
 use crate::partition::Partition;
 use crate::pipeline::{StageDetail, StageOutcome};
 use crate::provider::{self, GenerationEnd, ModelSpec};
-use crate::runner::{Attempt, CaseRun, ModelRun, ProviderFailure};
+use crate::runner::{Attempt, CaseRun, ModelRun};
 use crate::score::Weights;
 use crate::suite::{Stage, Suite};
+use crate::summary::{self as model_summary, ModelSummary};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -34,7 +35,11 @@ use std::time::Duration;
 ///
 /// 2: invalid runs counted apart (and left out of every rate), why each generation ended, every
 /// metric with its source, TTFT to the answer, prefill, retries and waits, load time.
-pub const FORMAT_VERSION: u32 = 2;
+///
+/// 3: pass@k for k in {1, 5, 10} (where some case has k valid samples) with the cases each
+/// averages over, the pass rate's 95% confidence interval, flaky cases, repairs per solved run,
+/// the rustc error profile; every fraction rounded to 4 decimals.
+pub const FORMAT_VERSION: u32 = 3;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Report {
@@ -91,8 +96,8 @@ pub struct SuiteInfo {
 /// is invalid for reasons of the run rather than the model (a budget or context window too
 /// small, a provider that timed out, failed or was stopped) is counted in `invalid`, by reason,
 /// and nowhere else, so "the model wrote wrong Rust" and "the benchmark was misconfigured" stay
-/// apart. Rates are fractions in 0..=1; a stage's rate is null when no valid run had that stage,
-/// and the other rates are 0 when no run was valid.
+/// apart. Rates are fractions in 0..=1 rounded to 4 decimals; a stage's rate is null when no
+/// valid run had that stage, and the other rates are 0 when no run was valid.
 ///
 /// Speed percentiles use every scored attempt whose number was measured (by the server or on
 /// our clock); offline answers (`reference`, `replay`) have none, so theirs are null.
@@ -110,19 +115,38 @@ pub struct Summary {
     pub mean_score: f64,
     /// pass@1 over valid runs (see `pass_at_k`).
     pub pass_at_1: f64,
-    /// pass@k for k = 1 up to the number of samples: the unbiased estimator per case over its
-    /// valid samples, averaged over the cases with at least k valid samples.
+    /// pass@k (`pass@1`, `pass@5`, `pass@10`) for each k that some case has k valid samples
+    /// for: the unbiased estimator per case over its valid samples, averaged over the cases with
+    /// at least k valid samples.
     pub pass_at_k: BTreeMap<String, f64>,
+    /// How many cases each `pass_at_k` entry averages over.
+    #[serde(default)]
+    pub pass_at_k_cases: BTreeMap<String, usize>,
     /// Per stage: valid runs whose final attempt passed it, over valid runs whose case has it.
     pub stage_pass_rates: BTreeMap<Stage, Option<f64>>,
     /// Valid runs whose first attempt passed, over valid runs.
     pub first_try_pass_rate: f64,
-    /// Valid runs whose final attempt passed, over valid runs.
+    /// Valid runs whose final attempt passed, over valid runs: the pass rate.
     pub after_repair_pass_rate: f64,
+    /// The 95% confidence interval of `after_repair_pass_rate`; null when no run was valid.
+    #[serde(default)]
+    pub pass_rate_ci: Option<ConfidenceInterval>,
+    /// How many cases both passed and failed across their valid samples.
+    #[serde(default)]
+    pub flaky: usize,
+    /// Those cases, in suite and case order.
+    #[serde(default)]
+    pub flaky_cases: Vec<FlakyCaseReport>,
     /// Repairs asked for in valid runs.
     pub repairs_total: u32,
     /// `repairs_total` over valid runs.
     pub repairs_mean: f64,
+    /// Repairs the valid runs that passed needed; null when none passed.
+    #[serde(default)]
+    pub repairs_per_solved: Option<RepairsPerSolvedReport>,
+    /// rustc error codes over every failed compile.
+    #[serde(default)]
+    pub rustc_errors: RustcErrorsReport,
     /// Runs the provider failed (timed out, errored, or the model was stopped); a part of
     /// `invalid`.
     pub provider_errors: usize,
@@ -149,6 +173,58 @@ pub struct Summary {
     pub total_ms: u64,
     /// Why the model stopped before its last case, when it did.
     pub stopped: Option<String>,
+}
+
+/// A confidence interval of a rate: Wilson's score interval over the valid runs' effective
+/// count. Samples of one case are correlated, so with several samples per case the runs are
+/// worth fewer independent trials (between the number of cases and of runs), estimated from the
+/// spread between cases; with one sample per case it is plain Wilson over the valid runs.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ConfidenceInterval {
+    /// `0.95`.
+    pub level: f64,
+    pub low: f64,
+    pub high: f64,
+    /// What the valid runs are worth as independent trials.
+    pub effective_runs: f64,
+}
+
+/// A case that passed in some valid samples and failed in others.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FlakyCaseReport {
+    pub suite: String,
+    pub case: String,
+    /// Valid samples that passed, of `samples`.
+    pub passed: u32,
+    pub samples: u32,
+}
+
+/// Repairs per solved run: over the valid runs whose final attempt passed.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RepairsPerSolvedReport {
+    pub solved: usize,
+    pub mean: f64,
+    pub median: f64,
+    pub max: u32,
+}
+
+/// rustc error codes over every failed compile of an answer whose generation finished.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RustcErrorsReport {
+    /// Compiles that failed, over every attempt (repairs included).
+    pub failed_compiles: usize,
+    /// Most frequent first (ties by code).
+    pub codes: Vec<ErrorCodeReport>,
+}
+
+/// One rustc error code and how many failed compiles reported it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorCodeReport {
+    pub code: String,
+    pub count: usize,
+    /// What the code means in a few words; null for a code outside our table (see
+    /// `rustc --explain CODE`).
+    pub gloss: Option<String>,
 }
 
 /// Invalid runs, by why they are invalid. A run has one reason: a provider failure first, else
@@ -180,6 +256,19 @@ pub enum InvalidReason {
     ProviderTimeout,
     ProviderError,
     ModelStopped,
+}
+
+impl From<model_summary::InvalidReason> for InvalidReason {
+    fn from(reason: model_summary::InvalidReason) -> InvalidReason {
+        match reason {
+            model_summary::InvalidReason::MaxTokens => InvalidReason::MaxTokens,
+            model_summary::InvalidReason::PromptTruncated => InvalidReason::PromptTruncated,
+            model_summary::InvalidReason::ThinkingExhausted => InvalidReason::ThinkingExhausted,
+            model_summary::InvalidReason::ProviderTimeout => InvalidReason::ProviderTimeout,
+            model_summary::InvalidReason::ProviderError => InvalidReason::ProviderError,
+            model_summary::InvalidReason::ModelStopped => InvalidReason::ModelStopped,
+        }
+    }
 }
 
 impl InvalidReason {
@@ -403,6 +492,7 @@ pub struct RunInfo<'a> {
     pub partition: Option<Partition>,
 }
 
+/// The report of one model's run; its summary is the domain `ModelSummary`, computed here once.
 pub fn build_report(info: &RunInfo, run: &ModelRun) -> Report {
     let cases: Vec<CaseReport> = run
         .cases
@@ -436,45 +526,21 @@ pub fn build_report(info: &RunInfo, run: &ModelRun) -> Report {
         samples: info.samples,
         weights: info.weights,
         partition: info.partition.map(|share| share.to_string()),
-        summary: summary::summarize(info, run),
+        summary: summary::summary_report(info.suites, &ModelSummary::of(info.suites, run)),
         cases,
-    }
-}
-
-/// Why a run is invalid, if it is: a provider failure first, else how its last answer ended.
-pub(crate) fn invalid_reason(case_run: &CaseRun) -> Option<InvalidReason> {
-    if let Some(failure) = &case_run.provider_error {
-        return Some(failure_reason(failure));
-    }
-    let last = case_run.last().filter(|attempt| attempt.is_invalid())?;
-    match last.end {
-        GenerationEnd::Finished => None,
-        GenerationEnd::MaxTokens => Some(InvalidReason::MaxTokens),
-        GenerationEnd::PromptTruncated { .. } => Some(InvalidReason::PromptTruncated),
-        GenerationEnd::ThinkingExhausted => Some(InvalidReason::ThinkingExhausted),
-    }
-}
-
-fn failure_reason(failure: &ProviderFailure) -> InvalidReason {
-    if failure.model_stopped {
-        InvalidReason::ModelStopped
-    } else if failure.timed_out {
-        InvalidReason::ProviderTimeout
-    } else {
-        InvalidReason::ProviderError
     }
 }
 
 fn case_report(suites: &[Suite], case_run: &CaseRun) -> CaseReport {
     let suite = &suites[case_run.suite];
     let last = case_run.last();
-    let invalid_reason = invalid_reason(case_run);
+    let invalid_reason = model_summary::InvalidReason::of(case_run).map(InvalidReason::from);
     CaseReport {
         suite: suite.name.clone(),
         case: suite.cases[case_run.case].id.clone(),
         sample: case_run.sample,
         passed: case_run.passed(),
-        score: last.map_or(0.0, |attempt| attempt.score),
+        score: fraction(last.map_or(0.0, |attempt| attempt.score)),
         first_try_passed: case_run
             .attempts
             .first()
@@ -508,7 +574,7 @@ fn attempt_report(attempt: &Attempt) -> AttemptReport {
     AttemptReport {
         attempt: attempt.key.attempt,
         passed: attempt.passed,
-        score: attempt.score,
+        score: fraction(attempt.score),
         end: match attempt.end {
             GenerationEnd::Finished => GenerationEndReport::Finished,
             GenerationEnd::MaxTokens => GenerationEndReport::MaxTokens,
@@ -567,13 +633,25 @@ fn attempt_report(attempt: &Attempt) -> AttemptReport {
     }
 }
 
+// Rounding at the report's boundary: round(x·10ⁿ)/10ⁿ is the double nearest the n-decimal
+// number, which serde_json prints as just those decimals (0.3, never 0.30000000000000004).
+
 /// Milliseconds to a tenth: finer is noise.
 fn millis(duration: Duration) -> f64 {
-    (duration.as_secs_f64() * 1e4).round() / 10.0
+    tenths(duration.as_secs_f64() * 1e3)
+}
+
+fn tenths(value: f64) -> f64 {
+    (value * 10.0).round() / 10.0
 }
 
 fn hundredths(value: f64) -> f64 {
     (value * 100.0).round() / 100.0
+}
+
+/// Scores, rates and other fractions: 4 decimals, a hundredth of a percent.
+fn fraction(value: f64) -> f64 {
+    (value * 1e4).round() / 1e4
 }
 
 fn stage_report(outcome: &StageOutcome) -> StageReport {
@@ -615,7 +693,7 @@ fn stage_report(outcome: &StageOutcome) -> StageReport {
         } => {
             report.covered_lines = Some(*covered);
             report.coverable_lines = Some(*total);
-            report.coverage = Some((ratio * 1e4).round() / 1e4);
+            report.coverage = Some(fraction(*ratio));
             report.coverage_required = Some(*required);
         }
     }
@@ -890,8 +968,91 @@ mod tests {
         let report = build(&model_run());
         let json = serde_json::to_string(&report).unwrap();
         let read: Report = serde_json::from_str(&json).unwrap();
-        assert_eq!(read.format_version, 2);
+        assert_eq!(read.format_version, FORMAT_VERSION);
         assert_eq!(serde_json::to_string(&read).unwrap(), json);
+    }
+
+    #[test]
+    fn no_number_in_a_report_carries_float_noise() {
+        let mut run = model_run();
+        for case_run in &mut run.cases {
+            for attempt in &mut case_run.attempts {
+                attempt.score = 0.1 + 0.2;
+                attempt.metrics.ttft = Some(Duration::from_nanos(123_456_789));
+                attempt.metrics.decode_tokens_per_second = Some(41.273_456_7);
+                attempt.metrics.decode_source = Source::Server;
+                attempt.metrics.prefill_tokens_per_second = Some(1_000.0 / 3.0);
+            }
+        }
+        // A third of the runs pass: rates of 1/3 and 2/3.
+        run.cases.push(CaseRun {
+            sample: 1,
+            ..run.cases[1].clone()
+        });
+        let json = serde_json::to_value(build(&run)).unwrap();
+        assert_eq!(json["cases"][1]["score"], serde_json::json!(0.3));
+        let mut noisy = Vec::new();
+        find_noise(&json, "", &mut noisy);
+        assert!(noisy.is_empty(), "{noisy:#?}");
+    }
+
+    /// Every number printed with more than 4 decimals, with its path.
+    fn find_noise(value: &serde_json::Value, path: &str, noisy: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Number(number) => {
+                let text = number.to_string();
+                let decimals = text.split_once('.').map_or(0, |(_, after)| after.len());
+                if decimals > 4 || text.contains('e') {
+                    noisy.push(format!("{path} = {text}"));
+                }
+            }
+            serde_json::Value::Array(items) => {
+                for (index, item) in items.iter().enumerate() {
+                    find_noise(item, &format!("{path}[{index}]"), noisy);
+                }
+            }
+            serde_json::Value::Object(fields) => {
+                for (key, item) in fields {
+                    find_noise(item, &format!("{path}.{key}"), noisy);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn the_summary_names_flaky_cases_and_explains_rustc_errors() {
+        let mut run = model_run();
+        let mut broken = run.cases[0].clone();
+        broken.sample = 1;
+        broken.attempts[0].stages = vec![format_ok(), compile(false)];
+        broken.attempts[0].passed = false;
+        run.cases.push(broken);
+        let summary = build(&run).summary;
+        assert_eq!(summary.flaky, 1);
+        assert_eq!(
+            summary.flaky_cases,
+            [FlakyCaseReport {
+                suite: "arith".to_owned(),
+                case: "add".to_owned(),
+                passed: 1,
+                samples: 2,
+            }]
+        );
+        // The cut-short answer's failed compile is left out of the profile.
+        assert_eq!(summary.rustc_errors.failed_compiles, 1);
+        assert_eq!(
+            summary.rustc_errors.codes,
+            [ErrorCodeReport {
+                code: "E0308".to_owned(),
+                count: 1,
+                gloss: Some("mismatched types".to_owned()),
+            }]
+        );
+        let ci = summary.pass_rate_ci.unwrap();
+        assert_eq!((ci.level, ci.effective_runs), (0.95, 3.0));
+        assert!(ci.low < 1.0 / 3.0 && ci.high > 1.0 / 3.0, "{ci:?}");
+        assert_eq!(summary.pass_at_k.keys().collect::<Vec<_>>(), ["pass@1"]);
     }
 
     #[test]
@@ -916,7 +1077,7 @@ mod tests {
 
     #[test]
     fn the_failure_list_names_each_failed_case_with_its_stage_and_each_invalid_run() {
-        let text = render_failures(&[build(&model_run())], Some(80));
+        let text = render_failures(&[build(&model_run())], Some(80), false);
         assert_eq!(
             text,
             "local:tiny-coder failed 1 of 2 valid runs; 2 invalid:\n  sub (test: 3/5 passed)\n  mul (invalid: max_tokens)\n  div (invalid, provider_timeout: no answer within 60s)"
@@ -927,11 +1088,26 @@ mod tests {
     fn a_model_that_passed_everything_is_left_out_of_the_failure_list() {
         let mut run = model_run();
         run.cases.truncate(1);
-        assert_eq!(render_failures(&[build(&run)], None), "");
+        assert_eq!(render_failures(&[build(&run)], None, false), "");
     }
 
     #[test]
-    fn a_long_failure_list_is_capped_and_counts_the_rest() {
+    fn the_failure_list_says_how_many_cases_were_flaky() {
+        let mut run = model_run();
+        let mut broken = run.cases[0].clone();
+        broken.sample = 1;
+        broken.attempts[0].stages = vec![format_ok(), compile(false)];
+        broken.attempts[0].passed = false;
+        run.cases.push(broken);
+        let text = render_failures(&[build(&run)], Some(80), false);
+        assert_eq!(
+            text.lines().next(),
+            Some("local:tiny-coder failed 2 of 3 valid runs; 1 flaky case; 2 invalid:")
+        );
+        assert!(text.contains("  add (compile: E0308)"), "{text}");
+    }
+
+    fn long_failure_list() -> ModelRun {
         let mut run = model_run();
         let wrong = run.cases[1].clone();
         let mut cases: Vec<CaseRun> = (0..4)
@@ -955,7 +1131,12 @@ mod tests {
         cases.push(never_asked);
         run.cases = cases;
         run.stopped = Some("the server went away".to_owned());
-        let text = render_failures(&[build(&run)], Some(60));
+        run
+    }
+
+    #[test]
+    fn a_long_failure_list_is_capped_and_counts_the_rest() {
+        let text = render_failures(&[build(&long_failure_list())], Some(60), false);
         assert!(
             text.lines().all(|line| line.chars().count() <= 60),
             "{text}"
@@ -974,5 +1155,14 @@ mod tests {
             ],
             "{text}"
         );
+    }
+
+    #[test]
+    fn a_verbose_failure_list_shows_every_failure() {
+        let text = render_failures(&[build(&long_failure_list())], Some(60), true);
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1 + 1 + 4 + 2, "{text}");
+        assert!(lines.contains(&"  mul (invalid: max_tokens)"), "{text}");
+        assert!(!text.contains("more in the JSON report"), "{text}");
     }
 }

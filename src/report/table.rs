@@ -2,9 +2,10 @@
 //!
 //! A table wider than the terminal wraps into noise, so columns are dropped, least telling
 //! first, and long model names are shortened in the middle until the table fits. A note under
-//! the table names what was left out; `--format json` has everything.
+//! the table names what was left out; `--format json` has everything. With `--verbose` the
+//! rustc error profile of each model follows.
 
-use super::{Percentiles, Report};
+use super::{ConfidenceInterval, Percentiles, Report};
 use crate::provider::ModelInfo;
 use crate::suite::Stage;
 use comfy_table::{Cell, CellAlignment, Table};
@@ -25,6 +26,9 @@ pub(super) struct Column {
     /// The header when space is short.
     short: &'static str,
     pub(super) value: fn(&Report) -> String,
+    /// Left out, without a note, when no model has a value (pass@5 of a run with fewer
+    /// samples).
+    pub(super) optional: bool,
 }
 
 /// Every column but the model's, in the order they are shown.
@@ -33,61 +37,97 @@ pub(super) const COLUMNS: &[Column] = &[
         header: "runs",
         short: "runs",
         value: |r| r.summary.runs.to_string(),
+        optional: false,
     },
     Column {
         header: "invalid",
         short: "inv",
         value: |r| r.summary.invalid.total.to_string(),
+        optional: false,
     },
     Column {
         header: "format",
         short: "fmt",
         value: |r| stage_rate(r, Stage::Format),
+        optional: false,
     },
     Column {
         header: "compile",
         short: "comp",
         value: |r| stage_rate(r, Stage::Compile),
+        optional: false,
     },
     Column {
         header: "test",
         short: "test",
         value: |r| stage_rate(r, Stage::Test),
+        optional: false,
     },
     Column {
         header: "coverage",
         short: "cov",
         value: |r| stage_rate(r, Stage::Coverage),
+        optional: false,
     },
     Column {
         header: "score",
         short: "score",
         value: |r| format!("{:.3}", r.summary.mean_score),
+        optional: false,
     },
     Column {
-        header: "pass@1",
-        short: "p@1",
-        value: |r| percent(Some(r.summary.pass_at_1)),
+        header: "1st try",
+        short: "1st",
+        value: |r| valid_rate(r, r.summary.first_try_pass_rate),
+        optional: false,
+    },
+    Column {
+        header: "pass",
+        short: "pass",
+        value: |r| valid_rate(r, r.summary.after_repair_pass_rate),
+        optional: false,
+    },
+    Column {
+        header: "95% CI",
+        short: "CI",
+        value: |r| r.summary.pass_rate_ci.map_or_else(dash, interval),
+        optional: false,
+    },
+    Column {
+        header: "pass@5",
+        short: "p@5",
+        value: |r| percent(r.summary.pass_at_k.get("pass@5").copied()),
+        optional: true,
+    },
+    Column {
+        header: "pass@10",
+        short: "p@10",
+        value: |r| percent(r.summary.pass_at_k.get("pass@10").copied()),
+        optional: true,
     },
     Column {
         header: "repairs",
         short: "rep",
         value: |r| r.summary.repairs_total.to_string(),
+        optional: false,
     },
     Column {
         header: "TTFT p50",
         short: "TTFT",
         value: |r| r.summary.ttft_ms.p50.map_or_else(dash, milliseconds),
+        optional: false,
     },
     Column {
         header: "tok/s p50",
         short: "tok/s",
         value: |r| rate(&r.summary.decode_tokens_per_second),
+        optional: false,
     },
     Column {
         header: "prefill p50",
         short: "pre/s",
         value: |r| rate(&r.summary.prefill_tokens_per_second),
+        optional: false,
     },
     Column {
         header: "tokens in+out",
@@ -104,45 +144,73 @@ pub(super) const COLUMNS: &[Column] = &[
                 )
             }
         },
+        optional: false,
     },
     Column {
         header: "retries",
         short: "retry",
         value: |r| r.summary.retries.to_string(),
+        optional: false,
     },
     Column {
         header: "time",
         short: "time",
         value: |r| seconds(r.summary.total_ms),
+        optional: false,
     },
 ];
 
-/// Which columns go first when the table must shrink: the least telling first. The model, the
-/// score, pass@1 and the invalid runs stay longest.
+/// Which columns go first when the table must shrink: the least telling first. The model, its
+/// score, its pass rate with the interval, first try beside it and the invalid runs stay
+/// longest; pass@5 and pass@10 say less than the interval about noise, and the stage columns
+/// narrow down what `compile` and `test` already show.
 const DROP_ORDER: &[&str] = &[
     "prefill p50",
-    "repairs",
+    "pass@10",
     "runs",
     "coverage",
     "format",
     "retries",
     "tokens in+out",
     "time",
+    "repairs",
     "tok/s p50",
+    "pass@5",
     "TTFT p50",
     "compile",
     "test",
     "invalid",
-    "pass@1",
+    "1st try",
+    "95% CI",
+    "pass",
 ];
 
+/// Error codes listed per model under the table with `--verbose`.
+const TOP_ERROR_CODES: usize = 5;
+
 /// Renders the table to fit `width` columns (`None`: the width is unknown, so the classic
-/// terminal's 80). Lines stay within the width unless it is too narrow for even the model and
-/// its score.
-pub fn render_table(reports: &[Report], width: Option<u16>) -> String {
+/// terminal's 80), and with `verbose` each model's most frequent rustc errors under it. Lines
+/// stay within the width unless it is too narrow for even the model and its score.
+pub fn render_table(reports: &[Report], width: Option<u16>, verbose: bool) -> String {
     let width = usize::from(width.unwrap_or(DEFAULT_TABLE_WIDTH));
+    let table = fitted_table(reports, width);
+    if !verbose {
+        return table;
+    }
+    let profile = error_profile(reports, width);
+    if profile.is_empty() {
+        table
+    } else {
+        format!("{table}\n\n{profile}")
+    }
+}
+
+fn fitted_table(reports: &[Report], width: usize) -> String {
     let names: Vec<String> = reports.iter().map(Report::label).collect();
-    let mut shown: Vec<&Column> = COLUMNS.iter().collect();
+    let mut shown: Vec<&Column> = COLUMNS
+        .iter()
+        .filter(|column| !column.optional || reports.iter().any(|r| (column.value)(r) != dash()))
+        .collect();
     let mut dropped: Vec<&'static str> = Vec::new();
     loop {
         if let Some(table) = fit(reports, &names, &shown, width, SHORT_MODEL_WIDTH) {
@@ -283,8 +351,69 @@ fn shorten(name: &str, max: usize) -> String {
     short
 }
 
+/// Each model's most frequent rustc error codes, with what they mean; nothing for a model
+/// without a failed compile.
+fn error_profile(reports: &[Report], width: usize) -> String {
+    let mut lines = Vec::new();
+    for report in reports {
+        let errors = &report.summary.rustc_errors;
+        if errors.failed_compiles == 0 {
+            continue;
+        }
+        let noun = if errors.failed_compiles == 1 {
+            "compile"
+        } else {
+            "compiles"
+        };
+        lines.push(format!(
+            "{}: rustc errors in {} failed {noun}",
+            report.label(),
+            errors.failed_compiles
+        ));
+        let shown = &errors.codes[..errors.codes.len().min(TOP_ERROR_CODES)];
+        let count_width = shown
+            .iter()
+            .map(|code| code.count.to_string().len())
+            .max()
+            .unwrap_or(1);
+        for code in shown {
+            let mut line = format!("  {} ×{:>count_width$}", code.code, code.count);
+            if let Some(gloss) = &code.gloss {
+                line.push_str("  ");
+                line.push_str(gloss);
+            }
+            lines.push(line);
+        }
+        if errors.codes.len() > shown.len() {
+            lines.push(format!(
+                "  … and {} more codes in the JSON report",
+                errors.codes.len() - shown.len()
+            ));
+        }
+    }
+    lines
+        .iter()
+        .map(|line| super::failures::cut(line, width))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn dash() -> String {
     "-".to_owned()
+}
+
+/// A rate of the valid runs, or a dash when none was valid.
+fn valid_rate(report: &Report, rate: f64) -> String {
+    if report.summary.valid_runs == 0 {
+        dash()
+    } else {
+        percent(Some(rate))
+    }
+}
+
+/// `58–83%`.
+fn interval(interval: ConfidenceInterval) -> String {
+    format!("{:.0}–{:.0}%", interval.low * 100.0, interval.high * 100.0)
 }
 
 fn percent(value: Option<f64>) -> String {
@@ -396,8 +525,7 @@ fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::report::{InvalidCounts, Summary, Tool};
-    use std::collections::BTreeMap;
+    use crate::report::{ErrorCodeReport, InvalidCounts, RustcErrorsReport, Summary, Tool};
 
     fn report(provider: &str, model: &str) -> Report {
         let summary = Summary {
@@ -412,6 +540,14 @@ mod tests {
             passed: 30,
             mean_score: 0.8234,
             pass_at_1: 0.8108,
+            first_try_pass_rate: 0.6216,
+            after_repair_pass_rate: 0.8108,
+            pass_rate_ci: Some(ConfidenceInterval {
+                level: 0.95,
+                low: 0.6567,
+                high: 0.9055,
+                effective_runs: 37.0,
+            }),
             stage_pass_rates: Stage::ALL.into_iter().map(|s| (s, Some(0.9))).collect(),
             repairs_total: 12,
             ttft_ms: Percentiles {
@@ -438,6 +574,10 @@ mod tests {
             total_ms: 754_000,
             ..Summary::default()
         };
+        let pass_at_k = [("pass@1", 0.8108), ("pass@5", 0.9412)]
+            .into_iter()
+            .map(|(k, value)| (k.to_owned(), value))
+            .collect();
         Report {
             format_version: super::super::FORMAT_VERSION,
             tool: Tool {
@@ -455,7 +595,7 @@ mod tests {
             weights: Default::default(),
             partition: None,
             summary: Summary {
-                pass_at_k: BTreeMap::new(),
+                pass_at_k,
                 ..summary
             },
             cases: Vec::new(),
@@ -478,11 +618,9 @@ mod tests {
 
     #[test]
     fn an_80_column_terminal_gets_a_table_no_wider_than_80() {
-        let table = render_table(&reports(), Some(80));
+        let table = render_table(&reports(), Some(80), false);
         assert!(widest_line(&table) <= 80, "\n{table}");
-        for kept in [
-            "model", "score", "p@1", "inv", "test", "comp", "TTFT", "tok/s",
-        ] {
+        for kept in ["model", "score", "1st", "pass", "CI", "inv", "66–91%"] {
             assert!(table.contains(kept), "{kept} is missing:\n{table}");
         }
         assert!(table.contains("left out to fit 80 columns"), "\n{table}");
@@ -491,10 +629,10 @@ mod tests {
 
     #[test]
     fn a_160_column_terminal_gets_every_column_and_whole_names() {
-        let table = render_table(&reports(), Some(160));
+        let table = render_table(&reports(), Some(160), false);
         assert!(widest_line(&table) <= 160, "\n{table}");
         let header: Vec<&str> = table.lines().next().unwrap().split("  ").collect();
-        for column in COLUMNS {
+        for column in COLUMNS.iter().filter(|column| column.header != "pass@10") {
             assert!(
                 header
                     .iter()
@@ -510,15 +648,15 @@ mod tests {
     #[test]
     fn an_unknown_width_fits_80_columns() {
         assert_eq!(
-            render_table(&reports(), None),
-            render_table(&reports(), Some(80))
+            render_table(&reports(), None, false),
+            render_table(&reports(), Some(80), false)
         );
     }
 
     #[test]
     fn the_table_fits_every_width_from_40_columns_up() {
         for width in 40..=200 {
-            let table = render_table(&reports(), Some(width));
+            let table = render_table(&reports(), Some(width), false);
             assert!(
                 widest_line(&table) <= usize::from(width),
                 "{width}:\n{table}"
@@ -528,9 +666,92 @@ mod tests {
 
     #[test]
     fn the_numbers_are_short_and_say_their_unit() {
-        let table = render_table(&reports(), Some(200));
-        for shown in ["0.823", "81%", "1.2s", "41.3", "1523", "12k+346k", "12m34s"] {
+        let table = render_table(&reports(), Some(200), false);
+        for shown in [
+            "0.823", "62%", "81%", "66–91%", "94%", "1.2s", "41.3", "1523", "12k+346k", "12m34s",
+        ] {
             assert!(table.contains(shown), "{shown} is missing:\n{table}");
+        }
+    }
+
+    #[test]
+    fn pass_at_k_columns_appear_only_when_some_model_has_enough_samples() {
+        let table = render_table(&reports(), Some(200), false);
+        assert!(
+            table.contains("pass@5") && !table.contains("pass@10"),
+            "\n{table}"
+        );
+        let mut one_sample = reports();
+        for report in &mut one_sample {
+            report.summary.pass_at_k.remove("pass@5");
+        }
+        let table = render_table(&one_sample, Some(200), false);
+        assert!(!table.contains("pass@5"), "\n{table}");
+        assert!(!table.contains("left out"), "\n{table}");
+    }
+
+    #[test]
+    fn a_model_without_valid_runs_shows_no_pass_rate_rather_than_zero() {
+        let mut all_invalid = report("local", "tiny");
+        let summary = &mut all_invalid.summary;
+        summary.valid_runs = 0;
+        summary.pass_rate_ci = None;
+        summary.pass_at_k.clear();
+        summary.first_try_pass_rate = 0.0;
+        summary.after_repair_pass_rate = 0.0;
+        for rate in summary.stage_pass_rates.values_mut() {
+            *rate = None;
+        }
+        let table = render_table(&[all_invalid], Some(200), false);
+        let row = table.lines().nth(2).unwrap();
+        assert!(!row.contains('%'), "\n{table}");
+    }
+
+    #[test]
+    fn verbose_tables_list_each_models_top_rustc_errors_with_their_meaning() {
+        let mut reports = reports();
+        reports[0].summary.rustc_errors = RustcErrorsReport {
+            failed_compiles: 14,
+            codes: [
+                ("E0308", 9),
+                ("E0382", 4),
+                ("E0502", 3),
+                ("E0425", 2),
+                ("E0599", 2),
+                ("E9999", 1),
+            ]
+            .into_iter()
+            .map(|(code, count)| ErrorCodeReport {
+                code: code.to_owned(),
+                count,
+                gloss: crate::summary::rustc_error_gloss(code).map(str::to_owned),
+            })
+            .collect(),
+        };
+        let quiet = render_table(&reports, Some(80), false);
+        assert!(!quiet.contains("E0308"), "\n{quiet}");
+        let verbose = render_table(&reports, Some(80), true);
+        assert!(verbose.starts_with(&quiet), "\n{verbose}");
+        let profile: Vec<&str> = verbose[quiet.len()..].trim_start().lines().collect();
+        assert_eq!(
+            profile,
+            [
+                "ollama:qwen2.5-coder:7b: rustc errors in 14 failed compiles",
+                "  E0308 ×9  mismatched types",
+                "  E0382 ×4  use after move",
+                "  E0502 ×3  borrowed as mutable while borrowed as immutable",
+                "  E0425 ×2  unresolved name",
+                "  E0599 ×2  no method or associated item of that name",
+                "  … and 1 more codes in the JSON report",
+            ],
+            "\n{verbose}"
+        );
+        for width in 40..=100 {
+            let verbose = render_table(&reports, Some(width), true);
+            assert!(
+                widest_line(&verbose) <= usize::from(width),
+                "{width}:\n{verbose}"
+            );
         }
     }
 
