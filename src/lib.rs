@@ -4,7 +4,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod error;
+pub mod gate;
 pub mod partition;
 pub mod pipeline;
 pub mod provider;
@@ -34,9 +36,10 @@ pub fn main() -> ExitCode {
             .and_then(|settings| commands::models::models(&settings)),
         Some(cli::Command::Run(args)) => cli::Settings::for_run(&cli.global, *args)
             .and_then(|settings| commands::run::run(&settings)),
-        Some(cli::Command::Compare(_) | cli::Command::Merge(_) | cli::Command::Accept(_)) => Err(
-            anyhow::anyhow!("this command is being built on another branch of this commit"),
-        ),
+        Some(cli::Command::Compare(args)) => commands::compare::compare(&args),
+        Some(cli::Command::Merge(_) | cli::Command::Accept(_)) => Err(anyhow::anyhow!(
+            "this command is being built on another branch of this commit"
+        )),
         None => cli::Settings::for_run(&cli.global, cli.run)
             .and_then(|settings| commands::run::run(&settings)),
     };

@@ -1,4 +1,4 @@
-//! Pure functions: stage outcomes → case scores → model summaries, pass@k and the gate.
+//! Pure functions: stage outcomes → case scores → model summaries, pass@k.
 
 use crate::pipeline::StageOutcome;
 use crate::suite::Stage;
@@ -98,17 +98,6 @@ pub fn mean(values: &[f64]) -> Option<f64> {
         .then(|| values.iter().fold(0.0, |sum, value| sum + value) / values.len() as f64)
 }
 
-/// The gate: which models score below the bar.
-pub fn below_bar<'a>(
-    scores: impl IntoIterator<Item = (&'a str, f64)>,
-    min_score: f64,
-) -> Vec<(&'a str, f64)> {
-    scores
-        .into_iter()
-        .filter(|(_, score)| *score + 1e-9 < min_score)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -175,11 +164,5 @@ mod tests {
     fn the_mean_of_no_values_is_unknown() {
         assert_eq!(mean(&[1.0, 2.0, 6.0]), Some(3.0));
         assert_eq!(mean(&[]), None);
-    }
-
-    #[test]
-    fn the_gate_lists_models_below_the_bar() {
-        let failing = below_bar([("a", 0.95), ("b", 0.5)], 0.9);
-        assert_eq!(failing, [("b", 0.5)]);
     }
 }

@@ -1,5 +1,6 @@
 //! Commands wire the layers together; the only layer that prints.
 
+pub mod compare;
 pub mod models;
 pub mod run;
 pub mod validate;

@@ -1,14 +1,16 @@
 //! `cargo llm-bench run`: suites × models × samples → reports, table and gates.
 
-use super::{load_suites, sandbox, Outcome};
+use super::{compare, load_suites, sandbox, Outcome};
 use crate::cli::{OutputFormat, Settings};
+use crate::compare::Comparison;
 use crate::error::{bad_input, provider_unavailable, ExitKind};
+use crate::gate;
 use crate::provider::{self, Provider, ReferenceProvider};
 use crate::report::{self, Report, RunInfo};
 use crate::runner::{self, Contestant, ModelRun, Plan, RunError};
-use crate::score;
 use crate::suite::Suite;
 use crate::ui::Progress;
+use std::path::PathBuf;
 
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     let suites = load_suites(settings, &settings.overrides)?;
@@ -44,11 +46,12 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     };
     let reports = write_reports(settings, &info, &runs)?;
     print_results(settings, &reports)?;
+    let comparisons = baselines(settings, &reports)?;
 
     if let Some(outcome) = provider_failures(&reports) {
         return Ok(outcome);
     }
-    Ok(gates(settings, &reports))
+    Ok(gates(settings, &reports, &comparisons))
 }
 
 /// Every model with the provider that will answer for it.
@@ -125,23 +128,46 @@ fn provider_failures(reports: &[Report]) -> Option<Outcome> {
     })
 }
 
-/// Exit 1 when a model misses a bar.
-fn gates(settings: &Settings, reports: &[Report]) -> Outcome {
-    if let Some(min_score) = settings.gates.min_score {
-        let scores: Vec<(String, f64)> = reports
-            .iter()
-            .map(|r| (r.label(), r.summary.mean_score))
-            .collect();
-        let failing = score::below_bar(
-            scores.iter().map(|(name, value)| (name.as_str(), *value)),
-            min_score,
+/// Each `--baseline` compared with this run's report of its model, printed after the table
+/// (on stderr with `--format json`, so stdout stays one JSON document).
+fn baselines(
+    settings: &Settings,
+    reports: &[Report],
+) -> anyhow::Result<Vec<(PathBuf, Comparison)>> {
+    let comparisons = compare::baselines(
+        &settings.outputs.baseline,
+        reports,
+        settings.outputs.significance,
+    )?;
+    for (path, comparison) in &comparisons {
+        let text = format!(
+            "\nbaseline {}\n{}",
+            path.display(),
+            comparison.render_text()
         );
-        if !failing.is_empty() {
-            for (model, value) in failing {
-                eprintln!("error: {model} scored {value:.3}, below --min-score {min_score}");
-            }
-            return Outcome(ExitKind::GateFailed);
+        match settings.format {
+            OutputFormat::Table => println!("{text}"),
+            OutputFormat::Json => eprintln!("{text}"),
         }
     }
-    Outcome(ExitKind::Success)
+    Ok(comparisons)
+}
+
+/// Exit 1 when a model misses a bar, or is significantly worse than its baseline and
+/// `--fail-on-regression` is set. Every failure is printed, not just the first.
+fn gates(
+    settings: &Settings,
+    reports: &[Report],
+    comparisons: &[(PathBuf, Comparison)],
+) -> Outcome {
+    let failures = gate::evaluate(&settings.gates, reports);
+    for failure in &failures {
+        eprintln!("error: {failure}");
+    }
+    let regression = compare::regression_outcome(settings.outputs.fail_on_regression, comparisons);
+    if failures.is_empty() {
+        regression
+    } else {
+        Outcome(ExitKind::GateFailed)
+    }
 }
