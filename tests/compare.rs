@@ -93,7 +93,7 @@ fn assert_exit(output: &Output, code: i32) {
 /// A noisy model: two samples per case, about two thirds passing, no case all-or-nothing twice
 /// in a row.
 fn noisy(case: usize, sample: u32) -> bool {
-    (case + sample as usize) % 3 != 0
+    !(case + sample as usize).is_multiple_of(3)
 }
 
 #[test]
