@@ -747,8 +747,10 @@ impl Comparison {
         if self.left_out.runs > 0 {
             let _ = writeln!(
                 text,
-                "{indent}left out: {} runs invalid on a side ({} in old, {} in new)",
-                self.left_out.runs, self.left_out.invalid_old, self.left_out.invalid_new
+                "{indent}left out: {} invalid on a side ({} in old, {} in new)",
+                runs(self.left_out.runs),
+                self.left_out.invalid_old,
+                self.left_out.invalid_new
             );
         }
         for (side, keys) in [("old", &self.only_old), ("new", &self.only_new)] {
@@ -761,8 +763,8 @@ impl Comparison {
                 };
                 let _ = writeln!(
                     text,
-                    "{indent}only in {side} (not paired): {} runs: {}{more}",
-                    keys.len(),
+                    "{indent}only in {side} (not paired): {}: {}{more}",
+                    runs(keys.len()),
                     shown.join(", ")
                 );
             }
@@ -777,6 +779,11 @@ pub fn to_markdown(comparisons: &[Comparison]) -> String {
         .map(Comparison::to_markdown)
         .collect::<Vec<_>>()
         .join("\n")
+}
+
+/// `1 run`, `3 runs`.
+fn runs(count: usize) -> String {
+    format!("{count} run{}", if count == 1 { "" } else { "s" })
 }
 
 fn describe_move(run: &RunChange) -> String {
@@ -913,6 +920,123 @@ mod tests {
         assert!(result.ci_low <= result.change && result.change <= result.ci_high);
         assert!(result.ci_low < 0.0, "{result:?}");
         assert_eq!(result, delta(&cases, passed));
+    }
+
+    fn report(model: &str, runs: &[(&str, u32, Option<bool>)]) -> Report {
+        use crate::report::{SuiteInfo, Summary, Tool};
+        Report {
+            format_version: FORMAT_VERSION,
+            tool: Tool {
+                name: "cargo-llm-bench".to_owned(),
+                version: "0".to_owned(),
+            },
+            rustc: "rustc 1.0".to_owned(),
+            created: "2026-11-30T00:00:00Z".to_owned(),
+            sandbox: "none".to_owned(),
+            complete: true,
+            provider: "ollama".to_owned(),
+            model: model.to_owned(),
+            suites: vec![SuiteInfo {
+                name: "s".to_owned(),
+                path: "s.yaml".to_owned(),
+                hash: "h".to_owned(),
+                cases: runs.len(),
+            }],
+            samples: 1,
+            weights: crate::score::Weights::default(),
+            summary: Summary::default(),
+            // `None` is an invalid run.
+            cases: runs
+                .iter()
+                .map(|&(case, sample, passed)| CaseReport {
+                    suite: "s".to_owned(),
+                    case: case.to_owned(),
+                    sample,
+                    passed: passed == Some(true),
+                    score: if passed == Some(true) { 1.0 } else { 0.0 },
+                    first_try_passed: passed == Some(true),
+                    repairs: 0,
+                    invalid: passed.is_none(),
+                    invalid_reason: None,
+                    provider_error: None,
+                    attempts: Vec::new(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn invalid_runs_are_left_out_and_runs_of_one_side_are_listed_not_paired() {
+        let old = report(
+            "x",
+            &[
+                ("a", 0, Some(true)),
+                ("b", 0, Some(true)),
+                ("c", 0, None),
+                ("gone", 0, Some(true)),
+            ],
+        );
+        let new = report(
+            "x",
+            &[
+                ("a", 0, Some(false)),
+                ("b", 0, None),
+                ("c", 0, Some(true)),
+                ("added", 0, Some(false)),
+            ],
+        );
+        let comparison = compare(&old, &new, 0.05);
+        assert_eq!((comparison.paired_runs, comparison.broken), (1, 1));
+        assert_eq!(
+            comparison.left_out,
+            LeftOut {
+                runs: 2,
+                invalid_old: 1,
+                invalid_new: 1
+            }
+        );
+        let names = |keys: &[RunKey]| keys.iter().map(|k| k.case.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&comparison.only_old), ["gone"]);
+        assert_eq!(names(&comparison.only_new), ["added"]);
+        assert_eq!(comparison.verdict, Verdict::NoSignificantChange);
+        let text = comparison.render_text();
+        assert!(
+            text.contains("left out: 2 runs invalid on a side (1 in old, 1 in new)"),
+            "{text}"
+        );
+        assert!(
+            text.contains("only in new (not paired): 1 run: s/added sample 0"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn the_markdown_section_names_the_verdict_the_p_value_and_the_runs_that_moved() {
+        let cases = ["a", "b", "c", "d", "e", "f"];
+        let old: Vec<(&str, u32, Option<bool>)> =
+            cases.iter().map(|&c| (c, 0, Some(true))).collect();
+        let new: Vec<(&str, u32, Option<bool>)> =
+            cases.iter().map(|&c| (c, 0, Some(false))).collect();
+        let comparison = compare(&report("x", &old), &report("y", &new), 0.05);
+        let markdown = to_markdown(&[comparison]);
+        assert!(
+            markdown.starts_with(
+                "#### ollama:y: significant regression (one-sided p = 0.0156, α = 0.05)"
+            ),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("> the reports are of different models: ollama:x and ollama:y"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("| pass rate | 1.000 | 0.000 | -1.000 |"),
+            "{markdown}"
+        );
+        assert!(
+            markdown.contains("- broken s/a sample 0: passed → failed"),
+            "{markdown}"
+        );
     }
 
     #[test]
