@@ -134,6 +134,11 @@ fn baselines(
     settings: &Settings,
     reports: &[Report],
 ) -> anyhow::Result<Vec<(PathBuf, Comparison)>> {
+    if settings.outputs.fail_on_regression && settings.outputs.baseline.is_empty() {
+        eprintln!(
+            "warning: --fail-on-regression has no --baseline to compare with; it checks nothing"
+        );
+    }
     let comparisons = compare::baselines(
         &settings.outputs.baseline,
         reports,
