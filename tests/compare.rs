@@ -203,7 +203,7 @@ fn a_real_drop_is_a_significant_regression_and_fails_only_when_asked() {
 }
 
 #[test]
-fn compare_lists_runs_of_one_side_and_rejects_what_is_not_a_report() {
+fn compare_lists_runs_of_one_side_and_baselines_of_other_models_warn() {
     let project = Project::new();
     let suite = write_suite(&project, 0);
     let model = record(&project, 2, noisy);
@@ -219,6 +219,28 @@ fn compare_lists_runs_of_one_side_and_rejects_what_is_not_a_report() {
     assert!(
         text.contains("only in old (not paired): 12 runs: values/value-0 sample 1,"),
         "{text}"
+    );
+
+    // A baseline of a model the run does not have is a warning; the run goes on and passes.
+    let mut other: Value =
+        serde_json::from_str(&std::fs::read_to_string(&one_sample).unwrap()).unwrap();
+    other["provider"] = "ollama".into();
+    other["model"] = "other".into();
+    let other = project.write("other.json", other.to_string());
+    let (output, _) = run(
+        &project,
+        &suite,
+        &model,
+        "again",
+        &["--baseline", &other, "--fail-on-regression"],
+    );
+    assert_exit(&output, 0);
+    assert!(
+        stderr(&output).contains(
+            "is a report of ollama:other, which this run does not have; it is not compared"
+        ),
+        "{}",
+        stderr(&output)
     );
 
     let not_a_report = project.write("notes.json", "{\"hello\": 1}");
@@ -300,4 +322,27 @@ fn every_threshold_gate_fails_naming_the_model_and_the_gate() {
         ],
     );
     assert_exit(&output, 0);
+}
+
+#[test]
+fn a_baseline_that_cannot_be_read_fails_before_any_model_is_asked() {
+    let project = Project::new();
+    let suite = write_suite(&project, 0);
+    let output = project.run(&[
+        "run",
+        "--suite",
+        &suite,
+        "--model",
+        "replay:does-not-matter",
+        "--baseline",
+        "missing.json",
+        "--no-progress",
+    ]);
+    assert_exit(&output, 2);
+    assert!(
+        stderr(&output).contains("error: cannot read the report missing.json"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(project.reports().is_empty());
 }

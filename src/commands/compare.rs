@@ -36,26 +36,35 @@ pub fn compare(args: &CompareArgs) -> anyhow::Result<Outcome> {
     ))
 }
 
-/// `run --baseline FILE…`: each baseline compared with the run's report of the same model.
-/// A baseline of a model the run does not have is a warning, not an error.
+/// The reports of `run --baseline FILE…`, read before the run so a wrong path fails at once.
+pub fn load_baselines(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, Report)>> {
+    paths
+        .iter()
+        .map(|path| Ok((path.clone(), load(path)?)))
+        .collect()
+}
+
+/// Each baseline compared with the run's report of the same model. A baseline of a model the
+/// run does not have is a warning, not an error.
 pub fn baselines(
-    baselines: &[PathBuf],
+    baselines: &[(PathBuf, Report)],
     reports: &[Report],
     alpha: f64,
-) -> anyhow::Result<Vec<(PathBuf, Comparison)>> {
+) -> Vec<(PathBuf, Comparison)> {
     let mut comparisons = Vec::new();
-    for path in baselines {
-        let baseline = load(path)?;
+    for (path, baseline) in baselines {
         let label = baseline.label();
         match reports.iter().find(|report| report.label() == label) {
-            Some(report) => comparisons.push((path.clone(), compare::compare(&baseline, report, alpha))),
+            Some(report) => {
+                comparisons.push((path.clone(), compare::compare(baseline, report, alpha)))
+            }
             None => eprintln!(
                 "warning: baseline {} is a report of {label}, which this run does not have; it is not compared",
                 path.display()
             ),
         }
     }
-    Ok(comparisons)
+    comparisons
 }
 
 /// Exit 1 only for a significant regression, and only when asked; each one is printed with its

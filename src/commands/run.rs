@@ -20,6 +20,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             Some("pass --output DIR, a folder you can write".into()),
         )
     })?;
+    let baselines = compare::load_baselines(&settings.outputs.baseline)?;
     let contestants = contestants(settings, &suites)?;
     let sandbox = sandbox(settings)?;
     let plan = Plan {
@@ -46,7 +47,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     };
     let reports = write_reports(settings, &info, &runs)?;
     print_results(settings, &reports)?;
-    let comparisons = baselines(settings, &reports)?;
+    let comparisons = compare_with_baselines(settings, &baselines, &reports);
 
     if let Some(outcome) = provider_failures(&reports) {
         return Ok(outcome);
@@ -130,20 +131,17 @@ fn provider_failures(reports: &[Report]) -> Option<Outcome> {
 
 /// Each `--baseline` compared with this run's report of its model, printed after the table
 /// (on stderr with `--format json`, so stdout stays one JSON document).
-fn baselines(
+fn compare_with_baselines(
     settings: &Settings,
+    baselines: &[(PathBuf, Report)],
     reports: &[Report],
-) -> anyhow::Result<Vec<(PathBuf, Comparison)>> {
-    if settings.outputs.fail_on_regression && settings.outputs.baseline.is_empty() {
+) -> Vec<(PathBuf, Comparison)> {
+    if settings.outputs.fail_on_regression && baselines.is_empty() {
         eprintln!(
             "warning: --fail-on-regression has no --baseline to compare with; it checks nothing"
         );
     }
-    let comparisons = compare::baselines(
-        &settings.outputs.baseline,
-        reports,
-        settings.outputs.significance,
-    )?;
+    let comparisons = compare::baselines(baselines, reports, settings.outputs.significance);
     for (path, comparison) in &comparisons {
         let text = format!(
             "\nbaseline {}\n{}",
@@ -155,7 +153,7 @@ fn baselines(
             OutputFormat::Json => eprintln!("{text}"),
         }
     }
-    Ok(comparisons)
+    comparisons
 }
 
 /// Exit 1 when a model misses a bar, or is significantly worse than its baseline and
