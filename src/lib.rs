@@ -4,7 +4,9 @@
 
 pub mod cli;
 pub mod commands;
+pub mod compare;
 pub mod error;
+pub mod gate;
 pub mod journal;
 pub mod optimize;
 pub mod partition;
@@ -41,9 +43,7 @@ pub fn main() -> ExitCode {
             .and_then(|settings| commands::merge::merge(&settings)),
         Some(cli::Command::Accept(args)) => cli::AcceptSettings::resolve(&cli.global, args)
             .and_then(|settings| commands::accept::accept(&settings)),
-        Some(cli::Command::Compare(_)) => Err(anyhow::anyhow!(
-            "this command is being built on another branch of this commit"
-        )),
+        Some(cli::Command::Compare(args)) => commands::compare::compare(&args),
         None => cli::Settings::for_run(&cli.global, cli.run)
             .and_then(|settings| commands::run::run(&settings)),
     };

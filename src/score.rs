@@ -1,5 +1,5 @@
 //! Pure functions: stage outcomes → case scores, and the statistics a model summary is made of
-//! (pass@k, percentiles, medians, confidence intervals), and the gate.
+//! (pass@k, percentiles, medians, confidence intervals).
 
 use crate::pipeline::StageOutcome;
 use crate::suite::Stage;
@@ -165,17 +165,6 @@ pub fn effective_runs(cases: &[(u32, u32)]) -> f64 {
     (rate * (1.0 - rate) / variance).clamp(count, runs)
 }
 
-/// The gate: which models score below the bar.
-pub fn below_bar<'a>(
-    scores: impl IntoIterator<Item = (&'a str, f64)>,
-    min_score: f64,
-) -> Vec<(&'a str, f64)> {
-    scores
-        .into_iter()
-        .filter(|(_, score)| *score + 1e-9 < min_score)
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -296,11 +285,5 @@ mod tests {
         // By hand: rate 0.5, spread Σ(c − 2.5)² = 17.5, variance 6/5 · 17.5 / 900 = 0.02333,
         // so 0.25 / 0.02333 = 10.71 runs.
         assert!((effective - 10.714).abs() < 1e-3, "{effective}");
-    }
-
-    #[test]
-    fn the_gate_lists_models_below_the_bar() {
-        let failing = below_bar([("a", 0.95), ("b", 0.5)], 0.9);
-        assert_eq!(failing, [("b", 0.5)]);
     }
 }

@@ -1,6 +1,7 @@
 //! Commands wire the layers together; the only layer that prints.
 
 pub mod accept;
+pub mod compare;
 pub mod merge;
 pub mod models;
 pub mod run;

@@ -1,8 +1,10 @@
 //! `cargo llm-bench run`: suites × models × samples → reports, table and gates.
 
-use super::{load_suites, sandbox, Outcome};
+use super::{compare, load_suites, sandbox, Outcome};
 use crate::cli::{OutputFormat, Settings};
+use crate::compare::Comparison;
 use crate::error::{bad_input, provider_unavailable, ExitKind};
+use crate::gate;
 use crate::journal::{Fingerprint, Journal};
 use crate::provider::{
     self, AnswerLog, AnswerStore, AttemptKey, CachedProvider, EarlierAnswer, ModelSpec, Provider,
@@ -11,12 +13,11 @@ use crate::provider::{
 use crate::report::snapshot::{self, Verdict};
 use crate::report::{self, Report, RunInfo};
 use crate::runner::{self, Contestant, ModelRun, Plan, RunError};
-use crate::score;
 use crate::suite::Suite;
 use crate::ui::Progress;
 use anyhow::Context;
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
@@ -27,6 +28,7 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             Some("pass --output DIR, a folder you can write".into()),
         )
     })?;
+    let baselines = compare::load_baselines(&settings.outputs.baseline)?;
     let answers = Answers::open(settings, &suites)?;
     let contestants = contestants(settings, &suites, &answers.store)?;
     let sandbox = sandbox(settings)?;
@@ -57,8 +59,21 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     let reports = write_reports(settings, &info, &runs, &answers.store)?;
     answers.close(info.complete)?;
     print_results(settings, &reports)?;
-    let gate_failures = gates(settings, &reports);
-    let snapshots_changed = ci_outputs(settings, &reports, &gate_failures, None)?;
+    let comparisons = compare_with_baselines(settings, &baselines, &reports);
+    let gate_failures: Vec<String> = gate::evaluate(&settings.gates, &reports)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let comparisons_markdown = (!comparisons.is_empty()).then(|| {
+        let compared: Vec<Comparison> = comparisons.iter().map(|(_, c)| c.clone()).collect();
+        crate::compare::to_markdown(&compared)
+    });
+    let snapshots_changed = ci_outputs(
+        settings,
+        &reports,
+        &gate_failures,
+        comparisons_markdown.as_deref(),
+    )?;
 
     if let Some(outcome) = provider_failures(&reports) {
         return Ok(outcome);
@@ -66,10 +81,11 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     for failure in &gate_failures {
         eprintln!("error: {failure}");
     }
+    let regression = compare::regression_outcome(settings.outputs.fail_on_regression, &comparisons);
     if !gate_failures.is_empty() || snapshots_changed {
         return Ok(Outcome(ExitKind::GateFailed));
     }
-    Ok(Outcome(ExitKind::Success))
+    Ok(regression)
 }
 
 /// Where this run's answers come from before a model is asked, and where they are kept.
@@ -247,24 +263,6 @@ fn provider_failures(reports: &[Report]) -> Option<Outcome> {
     })
 }
 
-/// Every bar a model misses, one message per model and gate; the run exits 1 when any is.
-fn gates(settings: &Settings, reports: &[Report]) -> Vec<String> {
-    let Some(min_score) = settings.gates.min_score else {
-        return Vec::new();
-    };
-    let scores: Vec<(String, f64)> = reports
-        .iter()
-        .map(|r| (r.label(), r.summary.mean_score))
-        .collect();
-    score::below_bar(
-        scores.iter().map(|(name, value)| (name.as_str(), *value)),
-        min_score,
-    )
-    .into_iter()
-    .map(|(model, value)| format!("{model} scored {value:.3}, below --min-score {min_score}"))
-    .collect()
-}
-
 /// The files CI reads: snapshots, JUnit XML, the Markdown summary. True when a snapshot
 /// changed, which fails the run as a gate does.
 fn ci_outputs(
@@ -361,4 +359,31 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
 /// A path relative to `current_dir` when it is below it.
 fn shown<'a>(path: &'a Path, current_dir: &Path) -> &'a Path {
     path.strip_prefix(current_dir).unwrap_or(path)
+}
+
+/// Each `--baseline` compared with this run's report of its model, printed after the table
+/// (on stderr with `--format json`, so stdout stays one JSON document).
+fn compare_with_baselines(
+    settings: &Settings,
+    baselines: &[(PathBuf, Report)],
+    reports: &[Report],
+) -> Vec<(PathBuf, Comparison)> {
+    if settings.outputs.fail_on_regression && baselines.is_empty() {
+        eprintln!(
+            "warning: --fail-on-regression has no --baseline to compare with; it checks nothing"
+        );
+    }
+    let comparisons = compare::baselines(baselines, reports, settings.outputs.significance);
+    for (path, comparison) in &comparisons {
+        let text = format!(
+            "\nbaseline {}\n{}",
+            path.display(),
+            comparison.render_text()
+        );
+        match settings.format {
+            OutputFormat::Table => println!("{text}"),
+            OutputFormat::Json => eprintln!("{text}"),
+        }
+    }
+    comparisons
 }
