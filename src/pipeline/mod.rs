@@ -7,6 +7,7 @@
 mod compile;
 mod coverage;
 pub mod extract;
+pub mod feedback;
 mod format;
 mod test;
 
@@ -16,6 +17,12 @@ use std::time::Duration;
 
 /// Diagnostics kept per stage, in lines: enough for a person or a repair prompt.
 const DIAGNOSTIC_LINES: usize = 60;
+
+/// The diagnostics of an answer that held no code.
+const NO_CODE: &str = "the answer holds no code";
+
+/// How the test stage's diagnostics open when the hidden tests do not build against an answer.
+const TESTS_DO_NOT_BUILD: &str = "the hidden tests do not build against this answer:";
 
 /// An answer's code, ready to score against its case.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +153,7 @@ impl<'a> Funnel<'a> {
                     passed: false,
                     elapsed: Duration::ZERO,
                     detail,
-                    diagnostics: "the answer holds no code".to_owned(),
+                    diagnostics: NO_CODE.to_owned(),
                 });
             }
         }
@@ -167,16 +174,22 @@ impl<'a> Funnel<'a> {
     }
 }
 
-/// The first lines of a tool's output, with a note of how much was left out.
+/// The first lines of a tool's output, with a note of how much was left out. The cut falls
+/// between two messages (blank-line separated, as rustc's are) when one ends within the limit,
+/// so no error is kept half.
 pub fn trim(text: &str) -> String {
     let lines: Vec<&str> = text.trim().lines().collect();
     if lines.len() <= DIAGNOSTIC_LINES {
         return lines.join("\n");
     }
+    let cut = (1..=DIAGNOSTIC_LINES)
+        .rev()
+        .find(|&at| lines[at].trim().is_empty())
+        .unwrap_or(DIAGNOSTIC_LINES);
     format!(
         "{}\n... ({} more lines)",
-        lines[..DIAGNOSTIC_LINES].join("\n"),
-        lines.len() - DIAGNOSTIC_LINES
+        lines[..cut].join("\n").trim_end(),
+        lines.len() - cut
     )
 }
 
@@ -206,6 +219,16 @@ mod tests {
             (outcomes[0][0].stage, outcomes[0][0].passed),
             (Stage::Compile, false)
         );
+    }
+
+    #[test]
+    fn long_diagnostics_are_cut_between_two_messages() {
+        let error: String = (0..25).map(|n| format!("line {n}\n")).collect();
+        let text = [error.as_str(); 4].join("\n");
+        let trimmed = trim(&text);
+        // Two whole errors of 25 lines and the blank line between them fit in 60 lines.
+        assert_eq!(trimmed.lines().count(), 51 + 1);
+        assert!(trimmed.ends_with("line 24\n... (52 more lines)"), "{trimmed}");
     }
 
     #[test]

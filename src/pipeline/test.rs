@@ -1,6 +1,6 @@
 //! The test stage: the hidden tests built against each answer, then run apart for each answer.
 
-use super::{trim, Funnel, StageDetail, StageOutcome};
+use super::{trim, Funnel, StageDetail, StageOutcome, TESTS_DO_NOT_BUILD};
 use crate::sandbox::{BuildKind, BuildOutcome, Member};
 use crate::suite::Stage;
 use rayon::prelude::*;
@@ -84,10 +84,7 @@ impl Funnel<'_> {
                     passed: 0,
                     total: 0,
                 },
-                diagnostics: trim(&format!(
-                    "the hidden tests do not build against this answer:\n{}",
-                    built.diagnostics
-                )),
+                diagnostics: trim(&format!("{TESTS_DO_NOT_BUILD}\n{}", built.diagnostics)),
             });
         };
         // The listing comes from a binary that holds every answer of the chunk, and any of
@@ -138,7 +135,10 @@ impl Funnel<'_> {
                 } else {
                     output.replace(&compiled.test_filter, "")
                 };
-                trim(&without_batch_artifacts(&output))
+                trim(&with_assertion_source(
+                    &without_batch_artifacts(&output),
+                    hidden_tests,
+                ))
             },
         })
     }
@@ -180,6 +180,33 @@ fn without_batch_artifacts(output: &str) -> String {
         .join("\n")
 }
 
+/// Under each panic inside the hidden tests, the line of the tests that panicked (the
+/// assertion), as rustc quotes source: the message alone says `left` and `right` but not what
+/// was called.
+fn with_assertion_source(output: &str, hidden_tests: &str) -> String {
+    const AT_TESTS: &str = " panicked at src/tests.rs:";
+    let mut shown = String::with_capacity(output.len());
+    for line in output.lines() {
+        shown.push_str(line);
+        shown.push('\n');
+        let Some(at) = line.find(AT_TESTS) else {
+            continue;
+        };
+        let number = &line[at + AT_TESTS.len()..];
+        let number = &number[..number
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(number.len())];
+        let source = number
+            .parse::<usize>()
+            .ok()
+            .and_then(|number| Some((number, hidden_tests.lines().nth(number.checked_sub(1)?)?)));
+        if let Some((number, source)) = source {
+            shown.push_str(&format!("{number:>4} | {}\n", source.trim_end()));
+        }
+    }
+    shown.trim_end().to_owned()
+}
+
 /// `thread 'tests::a' (4242) panicked at …` → `thread 'tests::a' panicked at …`.
 fn without_thread_id(line: &str) -> String {
     let Some(open) = line.find("' (") else {
@@ -218,6 +245,16 @@ mod tests {
         assert_eq!(
             without_batch_artifacts(output),
             "thread 'tests::a' panicked at src/lib.rs:3:9:\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured"
+        );
+    }
+
+    #[test]
+    fn a_panic_in_the_hidden_tests_quotes_the_assertion_that_failed() {
+        let tests = "#[cfg(test)]\nmod tests {\n    #[test]\n    fn zero() {\n        assert_eq!(sign(0), \"zero\");\n    }\n}";
+        let output = "thread 'main' panicked at src/tests.rs:5:9:\nassertion `left == right` failed\nthread 'main' panicked at src/lib.rs:2:5:\nboom";
+        assert_eq!(
+            with_assertion_source(output, tests),
+            "thread 'main' panicked at src/tests.rs:5:9:\n   5 |         assert_eq!(sign(0), \"zero\");\nassertion `left == right` failed\nthread 'main' panicked at src/lib.rs:2:5:\nboom"
         );
     }
 
