@@ -77,7 +77,9 @@ fn test_failures(diagnostics: &str) -> String {
             .and_then(|line| line.strip_suffix(" ... FAILED"))
         {
             failing.push(name);
-        } else if line.starts_with("thread '") {
+        } else if line.starts_with("thread '")
+            || (line.starts_with("test ") && line.contains(" panicked at "))
+        {
             // A blank line before each panic makes it a block of its own for the budget.
             rest.push(String::new());
             rest.push(line.to_owned());
@@ -245,7 +247,7 @@ mod tests {
 
     #[test]
     fn a_test_failure_names_the_failing_tests_and_their_assertions_without_noise() {
-        let stored = "thread 'main' panicked at src/tests.rs:10:9:\n   10 |         assert_eq!(sign(0), \"zero\");\nassertion `left == right` failed\n  left: \"positive\"\n right: \"zero\"\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\ntest tests::negative_numbers_are_negative ... ok\ntest tests::positive_numbers_are_positive ... ok\ntest tests::zero_is_zero ... FAILED\ntest result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured";
+        let stored = "test tests::zero_is_zero panicked at src/tests.rs:10:9:\n   10 |         assert_eq!(sign(0), \"zero\");\nassertion `left == right` failed\n  left: \"positive\"\n right: \"zero\"\nnote: run with `RUST_BACKTRACE=1` environment variable to display a backtrace\ntest tests::negative_numbers_are_negative ... ok\ntest tests::positive_numbers_are_positive ... ok\ntest tests::zero_is_zero ... FAILED\ntest result: FAILED. 2 passed; 1 failed; 0 ignored; 0 measured";
         let stages = failed(
             Stage::Test,
             StageDetail::Test {
@@ -257,13 +259,14 @@ mod tests {
         let request = repair_request(&stages);
         assert_eq!(
             request.split("\n\nThe tests are fixed").next().unwrap(),
-            "Your code compiles, but 1 of 3 tests fails:\n\n```text\nfailing tests: tests::zero_is_zero\n\nthread 'main' panicked at src/tests.rs:10:9:\n   10 |         assert_eq!(sign(0), \"zero\");\nassertion `left == right` failed\n  left: \"positive\"\n right: \"zero\"\n```"
+            "Your code compiles, but 1 of 3 tests fails:\n\n```text\nfailing tests: tests::zero_is_zero\n\ntest tests::zero_is_zero panicked at src/tests.rs:10:9:\n   10 |         assert_eq!(sign(0), \"zero\");\nassertion `left == right` failed\n  left: \"positive\"\n right: \"zero\"\n```"
         );
     }
 
     #[test]
     fn tests_that_do_not_build_say_so_and_keep_rustcs_text() {
-        let stored = "the hidden tests do not build against this answer:\nerror[E0308]: mismatched types";
+        let stored =
+            "the hidden tests do not build against this answer:\nerror[E0308]: mismatched types";
         let stages = failed(
             Stage::Test,
             StageDetail::Test {
@@ -279,7 +282,8 @@ mod tests {
 
     #[test]
     fn the_budget_keeps_whole_errors_and_counts_the_rest() {
-        let error = |n: usize| format!("error[E0425]: cannot find value `x{n}`\n --> src/lib.rs:{n}:1");
+        let error =
+            |n: usize| format!("error[E0425]: cannot find value `x{n}`\n --> src/lib.rs:{n}:1");
         let text = (0..10).map(error).collect::<Vec<_>>().join("\n\n");
         let budget = error(0).len() * 3 + 6;
         let kept = within_budget(&text, budget);

@@ -222,13 +222,56 @@ mod tests {
     }
 
     #[test]
+    fn tests_an_answer_writes_itself_do_not_change_which_tests_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::open(dir.path(), 1).unwrap();
+        let mut case = crate::suite::parse(
+            std::path::Path::new("s.yaml"),
+            "cases:\n  - id: a\n    prompt: p\n    reference: r\n    tests: |\n      #[cfg(test)]\n      mod tests {\n          use super::*;\n          #[test]\n          fn zero_is_zero() { assert_eq!(sign(0), \"zero\"); }\n      }\n",
+        )
+        .unwrap()
+        .cases
+        .remove(0);
+        case.settings.stages = vec![Stage::Compile, Stage::Test];
+        // Wrong for zero, with passing look-alikes of the hidden test in and outside `mod tests`.
+        let answer = "pub fn sign(n: i32) -> &'static str { if n < 0 { \"negative\" } else { \"positive\" } }\n#[test]\nfn zero_is_zero() {}\nmod tests {\n    #[test]\n    fn zero_is_zero() {}\n}\n";
+        let submissions = [Submission {
+            code: answer,
+            case: &case,
+        }];
+        let outcomes = score(&sandbox, &submissions, &|_, _| {}).unwrap();
+        let test = outcomes[0].last().unwrap();
+        assert_eq!(
+            (test.stage, test.passed, &test.detail),
+            (
+                Stage::Test,
+                false,
+                &StageDetail::Test {
+                    passed: 0,
+                    total: 1
+                }
+            ),
+            "{}",
+            test.diagnostics
+        );
+        assert!(
+            test.diagnostics.contains("right: \"zero\""),
+            "{}",
+            test.diagnostics
+        );
+    }
+
+    #[test]
     fn long_diagnostics_are_cut_between_two_messages() {
         let error: String = (0..25).map(|n| format!("line {n}\n")).collect();
         let text = [error.as_str(); 4].join("\n");
         let trimmed = trim(&text);
         // Two whole errors of 25 lines and the blank line between them fit in 60 lines.
         assert_eq!(trimmed.lines().count(), 51 + 1);
-        assert!(trimmed.ends_with("line 24\n... (52 more lines)"), "{trimmed}");
+        assert!(
+            trimmed.ends_with("line 24\n... (52 more lines)"),
+            "{trimmed}"
+        );
     }
 
     #[test]

@@ -180,31 +180,65 @@ fn without_batch_artifacts(output: &str) -> String {
         .join("\n")
 }
 
-/// Under each panic inside the hidden tests, the line of the tests that panicked (the
-/// assertion), as rustc quotes source: the message alone says `left` and `right` but not what
-/// was called.
+/// Each panic inside the hidden tests named after the test it happened in (with panic=abort
+/// tests every test runs as the `main` thread of a process of its own), and under it the line
+/// of the tests that panicked, as rustc quotes source: the message alone says `left` and
+/// `right` but not what was called.
 fn with_assertion_source(output: &str, hidden_tests: &str) -> String {
     const AT_TESTS: &str = " panicked at src/tests.rs:";
+    let failed: Vec<&str> = output
+        .lines()
+        .filter_map(|line| line.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .collect();
+    let tests: Vec<&str> = hidden_tests.lines().collect();
     let mut shown = String::with_capacity(output.len());
     for line in output.lines() {
-        shown.push_str(line);
-        shown.push('\n');
         let Some(at) = line.find(AT_TESTS) else {
+            shown.push_str(line);
+            shown.push('\n');
             continue;
         };
-        let number = &line[at + AT_TESTS.len()..];
-        let number = &number[..number
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(number.len())];
-        let source = number
-            .parse::<usize>()
-            .ok()
-            .and_then(|number| Some((number, hidden_tests.lines().nth(number.checked_sub(1)?)?)));
-        if let Some((number, source)) = source {
-            shown.push_str(&format!("{number:>4} | {}\n", source.trim_end()));
+        let location = &line[at + AT_TESTS.len()..];
+        let number = location
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|number| number.parse::<usize>().ok())
+            .filter(|&number| (1..=tests.len()).contains(&number));
+        let Some(number) = number else {
+            shown.push_str(line);
+            shown.push('\n');
+            continue;
+        };
+        let test = enclosing_function(&tests[..number]).and_then(|name| {
+            failed
+                .iter()
+                .find(|full| **full == name || full.ends_with(&format!("::{name}")))
+        });
+        match test {
+            Some(test) => shown.push_str(&format!("test {test}{}", &line[at..])),
+            None => shown.push_str(line),
         }
+        shown.push('\n');
+        shown.push_str(&format!("{number:>4} | {}\n", tests[number - 1].trim_end()));
     }
     shown.trim_end().to_owned()
+}
+
+/// The name of the last function declared in `lines` (`fn name(`): the test a line is in.
+fn enclosing_function(lines: &[&str]) -> Option<String> {
+    lines.iter().rev().find_map(|line| {
+        let (_, after) = line.split_once("fn ")?;
+        let name: String = after
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        (!name.is_empty()
+            && after.trim_start()[name.len()..]
+                .trim_start()
+                .starts_with(['(', '<']))
+        .then_some(name)
+    })
 }
 
 /// `thread 'tests::a' (4242) panicked at …` → `thread 'tests::a' panicked at …`.
@@ -249,13 +283,19 @@ mod tests {
     }
 
     #[test]
-    fn a_panic_in_the_hidden_tests_quotes_the_assertion_that_failed() {
+    fn a_panic_in_the_hidden_tests_names_its_test_and_quotes_the_assertion() {
         let tests = "#[cfg(test)]\nmod tests {\n    #[test]\n    fn zero() {\n        assert_eq!(sign(0), \"zero\");\n    }\n}";
-        let output = "thread 'main' panicked at src/tests.rs:5:9:\nassertion `left == right` failed\nthread 'main' panicked at src/lib.rs:2:5:\nboom";
+        let output = "thread 'main' panicked at src/tests.rs:5:9:\nassertion `left == right` failed\nthread 'main' panicked at src/lib.rs:2:5:\nboom\ntest tests::zero ... FAILED";
         assert_eq!(
             with_assertion_source(output, tests),
-            "thread 'main' panicked at src/tests.rs:5:9:\n   5 |         assert_eq!(sign(0), \"zero\");\nassertion `left == right` failed\nthread 'main' panicked at src/lib.rs:2:5:\nboom"
+            "test tests::zero panicked at src/tests.rs:5:9:\n   5 |         assert_eq!(sign(0), \"zero\");\nassertion `left == right` failed\nthread 'main' panicked at src/lib.rs:2:5:\nboom\ntest tests::zero ... FAILED"
         );
+    }
+
+    #[test]
+    fn a_panic_past_the_end_of_the_tests_is_left_as_it_was() {
+        let output = "thread 'main' panicked at src/tests.rs:99:1:\nboom";
+        assert_eq!(with_assertion_source(output, "fn t() {}"), output);
     }
 
     #[test]
