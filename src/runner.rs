@@ -939,7 +939,10 @@ mod tests {
     fn a_different_error_keeps_the_repairs_going_until_they_are_used_up() {
         let first = failed_compile(0, "fn f() { a }", MOVED);
         let second = failed_compile(1, "fn f() { b }", "error[E0425]: cannot find value `b`");
-        assert_eq!(repair_stop(&[first.clone()], &second, true, 5), None);
+        assert_eq!(
+            repair_stop(std::slice::from_ref(&first), &second, true, 5),
+            None
+        );
         assert_eq!(
             repair_stop(&[first], &second, true, 1),
             Some(RepairStop::OutOfRepairs)
