@@ -262,6 +262,31 @@ mod tests {
     }
 
     #[test]
+    fn tests_that_do_not_build_point_at_the_answers_own_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::open(dir.path(), 1).unwrap();
+        let mut case = crate::suite::parse(
+            std::path::Path::new("s.yaml"),
+            "cases:\n  - id: a\n    prompt: p\n    reference: r\n    tests: |\n      #[test]\n      fn adds() { assert_eq!(add(1, 2), 3); }\n",
+        )
+        .unwrap()
+        .cases
+        .remove(0);
+        case.settings.stages = vec![Stage::Compile, Stage::Test];
+        let submissions = [Submission {
+            code: "pub fn add(a: i32) -> i32 {\n    a\n}\n",
+            case: &case,
+        }];
+        let outcomes = score(&sandbox, &submissions, &|_, _| {}).unwrap();
+        let test = &outcomes[0].last().unwrap().diagnostics;
+        assert!(test.starts_with(TESTS_DO_NOT_BUILD), "{test}");
+        assert!(test.contains("--> src/tests.rs:2:"), "{test}");
+        assert!(test.contains("--> src/lib.rs:1:8"), "{test}");
+        assert!(test.contains("1 | pub fn add(a: i32) -> i32 {"), "{test}");
+        assert!(!test.contains("llm_bench_hidden"), "{test}");
+    }
+
+    #[test]
     fn long_diagnostics_are_cut_between_two_messages() {
         let error: String = (0..25).map(|n| format!("line {n}\n")).collect();
         let text = [error.as_str(); 4].join("\n");
