@@ -2,12 +2,19 @@
 """Checks the reports of scripts/e2e-real-models.sh: every answer scored, speed from the server.
 
 Usage: check-e2e-reports.py [--overhead-ms MS] CASES SERVER_LOG... -- REPORT_DIR:PROVIDER:MODEL...
+       check-e2e-reports.py --repairs REPORT_DIR:PROVIDER:MODEL
 
 CASES is how many cases the suite has. Each SERVER_LOG is a llama.cpp server log: its
 `print_timing` lines are the server's own decode rates, which the reports' rates must match. Each
 REPORT_DIR:PROVIDER:MODEL names one report expected in that folder. The field names are those of
 src/report/mod.rs: format_version 1 (`tokens_per_second`, `timing_source`) and 2
 (`decode_tokens_per_second`, `sources.decode`); `decode_rate` and `decode_source` read both.
+
+With --repairs, checks the repair loop's evidence in one report of a run with `--repairs N`: a
+case that failed first and passed after a repair, the diagnostics sent for it in
+`attempts[n].feedback` (rustc's or the tests' words, paths relative, no scratch paths or timings),
+every repair's request recorded, why each failed case stopped, and first-try and after-repair pass
+rates that differ. Prints the evidence.
 """
 
 import json
@@ -103,8 +110,80 @@ def problems_of(report, cases, rates):
     return problems
 
 
+# What feedback must never carry: our scratch crates' paths and modules, temp dirs, timings.
+FEEDBACK_NOISE = re.compile(
+    r"case_\d+|llm_bench_hidden|_hidden\.rs|/tmp/|target/llm-bench|finished in \d|\(\d+\) panicked"
+)
+# What an actionable repair request quotes: rustc's errors, or the failing tests and panics.
+FEEDBACK_SIGNAL = re.compile(r"error(\[E\d{4}\])?:|failing tests: |panicked at src/")
+
+
+def repair_problems(report):
+    """Problems with the repair evidence of one report, and the repaired cases' ids."""
+    problems, repaired = [], []
+    summary = report["summary"]
+    for case in report["cases"]:
+        name, attempts = case["case"], case["attempts"]
+        if attempts and attempts[0]["feedback"] is not None:
+            problems.append(f"{name}: the first attempt has feedback")
+        for attempt in attempts[1:]:
+            feedback = attempt["feedback"] or ""
+            label = f"{name} attempt {attempt['attempt']}"
+            if not FEEDBACK_SIGNAL.search(feedback):
+                problems.append(f"{label}: feedback quotes no diagnostics: {feedback!r}")
+            noise = FEEDBACK_NOISE.search(feedback)
+            if noise:
+                problems.append(f"{label}: feedback carries {noise[0]!r}")
+            if "tests are fixed" not in feedback:
+                problems.append(f"{label}: feedback does not say the tests are fixed")
+        if case["repairs"] != max(len(attempts) - 1, 0):
+            problems.append(f"{name}: repairs {case['repairs']} for {len(attempts)} attempts")
+        if not case["passed"] and not case.get("provider_error") and not case.get("repair_stop"):
+            problems.append(f"{name}: failed without a repair_stop")
+        if case["passed"] and case.get("repair_stop"):
+            problems.append(f"{name}: passed with a repair_stop {case['repair_stop']}")
+        if not case["first_try_passed"] and case["passed"] and len(attempts) > 1:
+            repaired.append(case)
+    if not repaired:
+        problems.append("no case failed first and passed after a repair")
+    first, after = summary["first_try_pass_rate"], summary["after_repair_pass_rate"]
+    if first == after:
+        problems.append(f"first-try and after-repair pass rates are equal ({first})")
+    return problems, repaired
+
+
+def check_repairs(item):
+    folder, provider, model = item.split(":", 2)
+    path, report = find_report(folder, provider, model)
+    problems, repaired = repair_problems(report)
+    summary = report["summary"]
+    print(
+        f"{provider}:{model}: first-try pass rate {summary['first_try_pass_rate']}, after repairs "
+        f"{summary['after_repair_pass_rate']}, repairs {summary['repairs_total']}  ({path.name})"
+    )
+    for case in report["cases"]:
+        stop = case.get("repair_stop")
+        print(
+            f"  {case['case']}: " + " -> ".join(
+                "pass" if a["passed"] else next(s["stage"] for s in a["stages"] if not s["passed"])
+                for a in case["attempts"]
+            ) + (f"  (stopped: {stop['reason']})" if stop else "")
+        )
+    for case in repaired:
+        fixed = case["attempts"][-1]
+        print(f"\n  {case['case']}: attempts[{fixed['attempt']}].feedback (sent before the passing answer):")
+        print("    " + fixed["feedback"].replace("\n", "\n    "))
+    for problem in problems:
+        print(f"  problem: {problem}")
+    if problems:
+        raise SystemExit("error: the repair loop's evidence is missing or wrong")
+
+
 def main():
     args = sys.argv[1:]
+    if args[:1] == ["--repairs"] and len(args) == 2:
+        check_repairs(args[1])
+        return
     overhead_ms = 0.0
     if args[:1] == ["--overhead-ms"]:
         overhead_ms, args = float(args[1]), args[2:]

@@ -4,12 +4,16 @@
 # llama.cpp on free loopback ports, puts the Ollama-protocol front before Qwen, and runs
 # fixtures/e2e/real-models.yaml twice from a scratch cargo project under target/e2e/:
 #   1. both models at once through OpenAI-compatible profiles (`gemma:` and `qwen:`);
-#   2. Qwen through `ollama:` with OLLAMA_HOST pointing at the front.
+#   2. Qwen through `ollama:` with OLLAMA_HOST pointing at the front;
+# then 3. Qwen on fixtures/e2e/repairs.yaml with `--repairs 2`: cases a small model often gets
+# wrong first and can fix from rustc's or the tests' words.
 # Every model answers all four cases: the two completion-mode ones are for the base model, the two
 # chat-mode ones for the instruct model (a base model in chat mode failing at format is a real
 # result, not a fault of the run).
 # Then checks the reports (scripts/check-e2e-reports.py): every answer scored, decode speed from
-# the server and equal to the server's own logged rate. Servers are stopped on any exit.
+# the server and equal to the server's own logged rate; for run 3, a case that failed first and
+# passed after a repair, with the diagnostics sent in its report, and first-try and after-repair
+# pass rates that differ. Servers are stopped on any exit.
 #
 # Usage: scripts/e2e-real-models.sh [--no-run]
 #   --no-run   stop after the servers answer (install, serve, smoke-test, write the project)
@@ -22,12 +26,13 @@ cd "$(dirname "$0")/.."
 root=$PWD
 tool=${LLM_BENCH:-cargo-llm-bench}
 suite=$root/fixtures/e2e/real-models.yaml
+repairs_suite=$root/fixtures/e2e/repairs.yaml
 cases=4
 run=1
 for arg in "$@"; do
     case $arg in
         --no-run) run=0 ;;
-        -h | --help) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,23p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "error: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -145,10 +150,17 @@ OLLAMA_HOST="http://127.0.0.1:$front_port" run_tool "$tool" llm-bench run --suit
     -m ollama:qwen2.5-coder:0.5b --output "$work/reports-ollama" --no-progress
 echo "run 2 took $((SECONDS - run_started))s"
 
+step "run 3: the repair loop, Qwen with --repairs 2"
+run_started=$SECONDS
+run_tool "$tool" llm-bench run --suite "$repairs_suite" -m qwen:qwen2.5-coder-0.5b --repairs 2 \
+    --output "$work/reports-repairs" --no-progress
+echo "run 3 took $((SECONDS - run_started))s"
+
 step "check the reports"
 python3 "$root/scripts/check-e2e-reports.py" --overhead-ms "$overhead_ms" "$cases" \
     "$work/gemma.log" "$work/qwen.log" -- \
     "$work/reports-openai:gemma:gemma3-270m" \
     "$work/reports-openai:qwen:qwen2.5-coder-0.5b" \
     "$work/reports-ollama:ollama:qwen2.5-coder:0.5b"
+python3 "$root/scripts/check-e2e-reports.py" --repairs "$work/reports-repairs:qwen:qwen2.5-coder-0.5b"
 step "end to end passed in $((SECONDS - started))s"

@@ -960,6 +960,7 @@ mod tests {
                     invalid: passed.is_none(),
                     invalid_reason: None,
                     provider_error: None,
+                    repair_stop: None,
                     attempts: Vec::new(),
                 })
                 .collect(),

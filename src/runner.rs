@@ -9,7 +9,7 @@
 
 use crate::partition::Partition;
 use crate::pipeline::extract::{self, Flag};
-use crate::pipeline::{self, StageOutcome, Submission};
+use crate::pipeline::{self, feedback, StageOutcome, Submission};
 use crate::provider::{
     AttemptKey, Generation, GenerationEnd, GenerationMetrics, Message, ModelSpec, Prepared,
     Provider, ProviderError, ProviderEvent, Request, RequestLimits, Retries, Role, Sampling,
@@ -117,6 +117,20 @@ pub struct ProviderFailure {
     pub retries: Retries,
 }
 
+/// Why a conversation whose last answer failed asked for no further repair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepairStop {
+    /// The case's repairs were all used, or it allows none.
+    OutOfRepairs,
+    /// Feedback cannot help here: completion mode (base models take none), a provider that
+    /// takes none, an answer cut short by the run's limits, or a model stopped meanwhile.
+    NotRepairable,
+    /// The answer's code was that of an earlier attempt (this one): asking again would loop.
+    SameCode { attempt: u32 },
+    /// The same stage failed with the same diagnostics as in the attempt before.
+    SameError,
+}
+
 /// Every attempt of one model at one case and sample.
 #[derive(Debug, Clone)]
 pub struct CaseRun {
@@ -126,6 +140,8 @@ pub struct CaseRun {
     pub attempts: Vec<Attempt>,
     /// Set when the provider failed this conversation; the run went on without it.
     pub provider_error: Option<ProviderFailure>,
+    /// Why the last answer, having failed, got no repair; None when it passed (or none came).
+    pub repair_stop: Option<RepairStop>,
 }
 
 impl CaseRun {
@@ -235,6 +251,7 @@ pub fn run(
                             sample,
                             attempts: Vec::new(),
                             provider_error: None,
+                            repair_stop: None,
                         },
                         messages: first_messages(case),
                         generated: None,
@@ -566,7 +583,7 @@ impl Coordinator<'_> {
             sampling: Sampling {
                 temperature: case.settings.temperature,
                 max_tokens: case.settings.max_tokens,
-                seed: case.settings.seed,
+                seed: sample_seed(case.settings.seed, conversation.run.sample),
             },
         };
         let job = Job {
@@ -677,19 +694,28 @@ impl Coordinator<'_> {
                 model: &self.contestants[contestant].model,
                 attempt: &attempt,
             });
-            let repairs_left = (conversation.run.attempts.len() as u32) < case.settings.repairs
-                && self.contestants[contestant].provider.repairs()
-                && !self.stopped[contestant].load(Ordering::Relaxed);
             // Base models in completion mode cannot take feedback, so they get no repairs; an
             // answer cut short by the run's limits gets none either: the fault is not the model's.
-            let repair = !attempt.passed
-                && repairs_left
+            let repairable = self.contestants[contestant].provider.repairs()
                 && case.settings.mode == Mode::Chat
-                && !attempt.is_invalid();
+                && !attempt.is_invalid()
+                && !self.stopped[contestant].load(Ordering::Relaxed);
+            let stop = (!attempt.passed)
+                .then(|| {
+                    repair_stop(
+                        &conversation.run.attempts,
+                        &attempt,
+                        repairable,
+                        case.settings.repairs,
+                    )
+                })
+                .flatten();
             let conversation = &mut self.conversations[index];
+            let repair = !attempt.passed && stop.is_none();
             if repair {
                 conversation.messages.extend(repair_messages(&attempt));
             }
+            conversation.run.repair_stop = stop;
             conversation.run.attempts.push(attempt);
             if repair {
                 self.ask(index);
@@ -803,16 +829,45 @@ fn first_messages(case: &Case) -> Vec<Message> {
     messages
 }
 
+/// The seed sample `sample` sends: a case's pinned seed plus the sample's index, so samples
+/// differ from each other yet every run draws the same ones; without a pinned seed none is
+/// sent and the server picks its own.
+fn sample_seed(pinned: Option<u64>, sample: u32) -> Option<u64> {
+    pinned.map(|seed| seed.wrapping_add(u64::from(sample)))
+}
+
+/// Why a failed `attempt`, coming after `earlier` ones, gets no repair; None when it gets one.
+fn repair_stop(
+    earlier: &[Attempt],
+    attempt: &Attempt,
+    repairable: bool,
+    repairs: u32,
+) -> Option<RepairStop> {
+    if !repairable {
+        return Some(RepairStop::NotRepairable);
+    }
+    if earlier.len() as u32 >= repairs {
+        return Some(RepairStop::OutOfRepairs);
+    }
+    // Whitespace aside: a reindented copy of a failed answer fails the same way.
+    let same_code = |other: &Attempt| {
+        other
+            .code
+            .split_whitespace()
+            .eq(attempt.code.split_whitespace())
+    };
+    if let Some(repeated) = earlier.iter().find(|other| same_code(other)) {
+        return Some(RepairStop::SameCode {
+            attempt: repeated.key.attempt,
+        });
+    }
+    let previous = earlier.last()?;
+    (feedback::failure_signature(&previous.stages) == feedback::failure_signature(&attempt.stages))
+        .then_some(RepairStop::SameError)
+}
+
 /// The failed answer and what the failing stage said, as the next turn of the conversation.
 fn repair_messages(attempt: &Attempt) -> [Message; 2] {
-    let failed = attempt.stages.iter().find(|outcome| !outcome.passed);
-    let feedback = match failed {
-        Some(outcome) => format!(
-            "Your code failed the {} stage:\n\n```text\n{}\n```\n\nFix it and answer with the complete corrected code in one ```rust block.",
-            outcome.stage, outcome.diagnostics
-        ),
-        None => "Your answer held no usable code. Answer with the complete code in one ```rust block.".to_owned(),
-    };
     [
         Message {
             role: Role::Assistant,
@@ -820,7 +875,117 @@ fn repair_messages(attempt: &Attempt) -> [Message; 2] {
         },
         Message {
             role: Role::User,
-            content: feedback,
+            content: feedback::repair_request(&attempt.stages),
         },
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::pipeline::StageDetail;
+
+    fn failed_compile(attempt: u32, code: &str, error: &str) -> Attempt {
+        Attempt {
+            key: AttemptKey {
+                suite: "s".to_owned(),
+                case: "c".to_owned(),
+                sample: 0,
+                attempt,
+            },
+            feedback: None,
+            answer: format!("```rust\n{code}\n```"),
+            thinking: String::new(),
+            code: code.to_owned(),
+            flags: Vec::new(),
+            end: GenerationEnd::Finished,
+            metrics: GenerationMetrics::offline(Duration::ZERO),
+            stages: vec![StageOutcome {
+                stage: Stage::Compile,
+                passed: false,
+                elapsed: Duration::ZERO,
+                detail: StageDetail::Compile {
+                    error_codes: vec!["E0382".to_owned()],
+                    warnings: 0,
+                },
+                diagnostics: error.to_owned(),
+            }],
+            score: 0.0,
+            passed: false,
+        }
+    }
+
+    const MOVED: &str = "error[E0382]: use of moved value: `s`\n --> src/lib.rs:3:12";
+
+    #[test]
+    fn a_first_failure_with_repairs_left_is_repaired() {
+        let first = failed_compile(0, "fn f() { a }", MOVED);
+        assert_eq!(repair_stop(&[], &first, true, 2), None);
+    }
+
+    #[test]
+    fn the_same_code_as_an_earlier_attempt_stops_the_repairs_and_names_it() {
+        let first = failed_compile(0, "fn f() {\n    a\n}", MOVED);
+        let second = failed_compile(1, "fn f() { b }", "error[E0425]: cannot find value `b`");
+        // Reindented, the first answer again.
+        let third = failed_compile(2, "fn f() { a }", MOVED);
+        assert_eq!(
+            repair_stop(&[first, second], &third, true, 5),
+            Some(RepairStop::SameCode { attempt: 0 })
+        );
+    }
+
+    #[test]
+    fn the_same_error_twice_in_a_row_stops_the_repairs() {
+        let first = failed_compile(0, "fn f() { a }", MOVED);
+        let moved_down = MOVED.replace(":3:12", ":4:12");
+        let second = failed_compile(1, "fn f() {\n    let x = 1;\n    a\n}", &moved_down);
+        assert_eq!(
+            repair_stop(&[first], &second, true, 5),
+            Some(RepairStop::SameError)
+        );
+    }
+
+    #[test]
+    fn a_different_error_keeps_the_repairs_going_until_they_are_used_up() {
+        let first = failed_compile(0, "fn f() { a }", MOVED);
+        let second = failed_compile(1, "fn f() { b }", "error[E0425]: cannot find value `b`");
+        assert_eq!(
+            repair_stop(std::slice::from_ref(&first), &second, true, 5),
+            None
+        );
+        assert_eq!(
+            repair_stop(&[first], &second, true, 1),
+            Some(RepairStop::OutOfRepairs)
+        );
+    }
+
+    #[test]
+    fn an_answer_that_cannot_take_feedback_is_not_repaired() {
+        let first = failed_compile(0, "fn f() { a }", MOVED);
+        assert_eq!(
+            repair_stop(&[], &first, false, 2),
+            Some(RepairStop::NotRepairable)
+        );
+    }
+
+    #[test]
+    fn samples_of_a_pinned_seed_get_distinct_reproducible_seeds_and_no_pin_sends_none() {
+        let seeds: Vec<Option<u64>> = (0..3).map(|sample| sample_seed(Some(7), sample)).collect();
+        assert_eq!(seeds, [Some(7), Some(8), Some(9)]);
+        assert_eq!(sample_seed(Some(u64::MAX), 1), Some(0));
+        assert_eq!(sample_seed(None, 4), None);
+    }
+
+    #[test]
+    fn a_repair_sends_the_previous_answer_then_the_shaped_request() {
+        let first = failed_compile(0, "fn f() { a }", MOVED);
+        let [answer, request] = repair_messages(&first);
+        assert_eq!(
+            (answer.role, answer.content.as_str()),
+            (Role::Assistant, first.answer.as_str())
+        );
+        assert_eq!(request.role, Role::User);
+        assert_eq!(request.content, feedback::repair_request(&first.stages));
+    }
 }

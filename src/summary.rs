@@ -540,6 +540,7 @@ mod tests {
             sample,
             attempts,
             provider_error: None,
+            repair_stop: None,
         }
     }
 

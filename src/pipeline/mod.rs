@@ -7,6 +7,7 @@
 mod compile;
 mod coverage;
 pub mod extract;
+pub mod feedback;
 mod format;
 mod test;
 
@@ -16,6 +17,12 @@ use std::time::Duration;
 
 /// Diagnostics kept per stage, in lines: enough for a person or a repair prompt.
 const DIAGNOSTIC_LINES: usize = 60;
+
+/// The diagnostics of an answer that held no code.
+const NO_CODE: &str = "the answer holds no code";
+
+/// How the test stage's diagnostics open when the hidden tests do not build against an answer.
+const TESTS_DO_NOT_BUILD: &str = "the hidden tests do not build against this answer:";
 
 /// An answer's code, ready to score against its case.
 #[derive(Debug, Clone, Copy)]
@@ -146,7 +153,7 @@ impl<'a> Funnel<'a> {
                     passed: false,
                     elapsed: Duration::ZERO,
                     detail,
-                    diagnostics: "the answer holds no code".to_owned(),
+                    diagnostics: NO_CODE.to_owned(),
                 });
             }
         }
@@ -167,16 +174,22 @@ impl<'a> Funnel<'a> {
     }
 }
 
-/// The first lines of a tool's output, with a note of how much was left out.
+/// The first lines of a tool's output, with a note of how much was left out. The cut falls
+/// between two messages (blank-line separated, as rustc's are) when one ends within the limit,
+/// so no error is kept half.
 pub fn trim(text: &str) -> String {
     let lines: Vec<&str> = text.trim().lines().collect();
     if lines.len() <= DIAGNOSTIC_LINES {
         return lines.join("\n");
     }
+    let cut = (1..=DIAGNOSTIC_LINES)
+        .rev()
+        .find(|&at| lines[at].trim().is_empty())
+        .unwrap_or(DIAGNOSTIC_LINES);
     format!(
         "{}\n... ({} more lines)",
-        lines[..DIAGNOSTIC_LINES].join("\n"),
-        lines.len() - DIAGNOSTIC_LINES
+        lines[..cut].join("\n").trim_end(),
+        lines.len() - cut
     )
 }
 
@@ -205,6 +218,84 @@ mod tests {
         assert_eq!(
             (outcomes[0][0].stage, outcomes[0][0].passed),
             (Stage::Compile, false)
+        );
+    }
+
+    #[test]
+    fn tests_an_answer_writes_itself_do_not_change_which_tests_run() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::open(dir.path(), 1).unwrap();
+        let mut case = crate::suite::parse(
+            std::path::Path::new("s.yaml"),
+            "cases:\n  - id: a\n    prompt: p\n    reference: r\n    tests: |\n      #[cfg(test)]\n      mod tests {\n          use super::*;\n          #[test]\n          fn zero_is_zero() { assert_eq!(sign(0), \"zero\"); }\n      }\n",
+        )
+        .unwrap()
+        .cases
+        .remove(0);
+        case.settings.stages = vec![Stage::Compile, Stage::Test];
+        // Wrong for zero, with passing look-alikes of the hidden test in and outside `mod tests`.
+        let answer = "pub fn sign(n: i32) -> &'static str { if n < 0 { \"negative\" } else { \"positive\" } }\n#[test]\nfn zero_is_zero() {}\nmod tests {\n    #[test]\n    fn zero_is_zero() {}\n}\n";
+        let submissions = [Submission {
+            code: answer,
+            case: &case,
+        }];
+        let outcomes = score(&sandbox, &submissions, &|_, _| {}).unwrap();
+        let test = outcomes[0].last().unwrap();
+        assert_eq!(
+            (test.stage, test.passed, &test.detail),
+            (
+                Stage::Test,
+                false,
+                &StageDetail::Test {
+                    passed: 0,
+                    total: 1
+                }
+            ),
+            "{}",
+            test.diagnostics
+        );
+        assert!(
+            test.diagnostics.contains("right: \"zero\""),
+            "{}",
+            test.diagnostics
+        );
+    }
+
+    #[test]
+    fn tests_that_do_not_build_point_at_the_answers_own_line_and_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let sandbox = Sandbox::open(dir.path(), 1).unwrap();
+        let mut case = crate::suite::parse(
+            std::path::Path::new("s.yaml"),
+            "cases:\n  - id: a\n    prompt: p\n    reference: r\n    tests: |\n      #[test]\n      fn adds() { assert_eq!(add(1, 2), 3); }\n",
+        )
+        .unwrap()
+        .cases
+        .remove(0);
+        case.settings.stages = vec![Stage::Compile, Stage::Test];
+        let submissions = [Submission {
+            code: "pub fn add(a: i32) -> i32 {\n    a\n}\n",
+            case: &case,
+        }];
+        let outcomes = score(&sandbox, &submissions, &|_, _| {}).unwrap();
+        let test = &outcomes[0].last().unwrap().diagnostics;
+        assert!(test.starts_with(TESTS_DO_NOT_BUILD), "{test}");
+        assert!(test.contains("--> src/tests.rs:2:"), "{test}");
+        assert!(test.contains("--> src/lib.rs:1:8"), "{test}");
+        assert!(test.contains("1 | pub fn add(a: i32) -> i32 {"), "{test}");
+        assert!(!test.contains("llm_bench_hidden"), "{test}");
+    }
+
+    #[test]
+    fn long_diagnostics_are_cut_between_two_messages() {
+        let error: String = (0..25).map(|n| format!("line {n}\n")).collect();
+        let text = [error.as_str(); 4].join("\n");
+        let trimmed = trim(&text);
+        // Two whole errors of 25 lines and the blank line between them fit in 60 lines.
+        assert_eq!(trimmed.lines().count(), 51 + 1);
+        assert!(
+            trimmed.ends_with("line 24\n... (52 more lines)"),
+            "{trimmed}"
         );
     }
 

@@ -1,6 +1,6 @@
 //! The test stage: the hidden tests built against each answer, then run apart for each answer.
 
-use super::{trim, Funnel, StageDetail, StageOutcome};
+use super::{trim, Funnel, StageDetail, StageOutcome, TESTS_DO_NOT_BUILD};
 use crate::sandbox::{BuildKind, BuildOutcome, Member};
 use crate::suite::Stage;
 use rayon::prelude::*;
@@ -84,10 +84,7 @@ impl Funnel<'_> {
                     passed: 0,
                     total: 0,
                 },
-                diagnostics: trim(&format!(
-                    "the hidden tests do not build against this answer:\n{}",
-                    built.diagnostics
-                )),
+                diagnostics: trim(&format!("{TESTS_DO_NOT_BUILD}\n{}", built.diagnostics)),
             });
         };
         // The listing comes from a binary that holds every answer of the chunk, and any of
@@ -138,7 +135,10 @@ impl Funnel<'_> {
                 } else {
                     output.replace(&compiled.test_filter, "")
                 };
-                trim(&without_batch_artifacts(&output))
+                trim(&with_assertion_source(
+                    &without_batch_artifacts(&output),
+                    hidden_tests,
+                ))
             },
         })
     }
@@ -180,6 +180,67 @@ fn without_batch_artifacts(output: &str) -> String {
         .join("\n")
 }
 
+/// Each panic inside the hidden tests named after the test it happened in (with panic=abort
+/// tests every test runs as the `main` thread of a process of its own), and under it the line
+/// of the tests that panicked, as rustc quotes source: the message alone says `left` and
+/// `right` but not what was called.
+fn with_assertion_source(output: &str, hidden_tests: &str) -> String {
+    const AT_TESTS: &str = " panicked at src/tests.rs:";
+    let failed: Vec<&str> = output
+        .lines()
+        .filter_map(|line| line.strip_prefix("test ")?.strip_suffix(" ... FAILED"))
+        .collect();
+    let tests: Vec<&str> = hidden_tests.lines().collect();
+    let mut shown = String::with_capacity(output.len());
+    for line in output.lines() {
+        let Some(at) = line.find(AT_TESTS) else {
+            shown.push_str(line);
+            shown.push('\n');
+            continue;
+        };
+        let location = &line[at + AT_TESTS.len()..];
+        let number = location
+            .split(|c: char| !c.is_ascii_digit())
+            .next()
+            .and_then(|number| number.parse::<usize>().ok())
+            .filter(|&number| (1..=tests.len()).contains(&number));
+        let Some(number) = number else {
+            shown.push_str(line);
+            shown.push('\n');
+            continue;
+        };
+        let test = enclosing_function(&tests[..number]).and_then(|name| {
+            failed
+                .iter()
+                .find(|full| **full == name || full.ends_with(&format!("::{name}")))
+        });
+        match test {
+            Some(test) => shown.push_str(&format!("test {test}{}", &line[at..])),
+            None => shown.push_str(line),
+        }
+        shown.push('\n');
+        shown.push_str(&format!("{number:>4} | {}\n", tests[number - 1].trim_end()));
+    }
+    shown.trim_end().to_owned()
+}
+
+/// The name of the last function declared in `lines` (`fn name(`): the test a line is in.
+fn enclosing_function(lines: &[&str]) -> Option<String> {
+    lines.iter().rev().find_map(|line| {
+        let (_, after) = line.split_once("fn ")?;
+        let name: String = after
+            .trim_start()
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        (!name.is_empty()
+            && after.trim_start()[name.len()..]
+                .trim_start()
+                .starts_with(['(', '<']))
+        .then_some(name)
+    })
+}
+
 /// `thread 'tests::a' (4242) panicked at …` → `thread 'tests::a' panicked at …`.
 fn without_thread_id(line: &str) -> String {
     let Some(open) = line.find("' (") else {
@@ -219,6 +280,22 @@ mod tests {
             without_batch_artifacts(output),
             "thread 'tests::a' panicked at src/lib.rs:3:9:\ntest result: FAILED. 1 passed; 1 failed; 0 ignored; 0 measured"
         );
+    }
+
+    #[test]
+    fn a_panic_in_the_hidden_tests_names_its_test_and_quotes_the_assertion() {
+        let tests = "#[cfg(test)]\nmod tests {\n    #[test]\n    fn zero() {\n        assert_eq!(sign(0), \"zero\");\n    }\n}";
+        let output = "thread 'main' panicked at src/tests.rs:5:9:\nassertion `left == right` failed\nthread 'main' panicked at src/lib.rs:2:5:\nboom\ntest tests::zero ... FAILED";
+        assert_eq!(
+            with_assertion_source(output, tests),
+            "test tests::zero panicked at src/tests.rs:5:9:\n   5 |         assert_eq!(sign(0), \"zero\");\nassertion `left == right` failed\nthread 'main' panicked at src/lib.rs:2:5:\nboom\ntest tests::zero ... FAILED"
+        );
+    }
+
+    #[test]
+    fn a_panic_past_the_end_of_the_tests_is_left_as_it_was() {
+        let output = "thread 'main' panicked at src/tests.rs:99:1:\nboom";
+        assert_eq!(with_assertion_source(output, "fn t() {}"), output);
     }
 
     #[test]

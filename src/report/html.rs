@@ -910,6 +910,7 @@ mod tests {
             invalid: false,
             invalid_reason: None,
             provider_error: None,
+            repair_stop: None,
             attempts: vec![
                 attempt(
                     Some(120.0),

@@ -23,7 +23,7 @@ pub use table::{render_model_list, render_table, DEFAULT_TABLE_WIDTH};
 use crate::partition::Partition;
 use crate::pipeline::{StageDetail, StageOutcome};
 use crate::provider::{self, GenerationEnd, ModelSpec};
-use crate::runner::{Attempt, CaseRun, ModelRun};
+use crate::runner::{Attempt, CaseRun, ModelRun, RepairStop};
 use crate::score::Weights;
 use crate::suite::{Stage, Suite};
 use crate::summary::{self as model_summary, ModelSummary};
@@ -311,7 +311,34 @@ pub struct CaseReport {
     pub invalid_reason: Option<InvalidReason>,
     /// Set when the provider failed this run's last request; the run went on without it.
     pub provider_error: Option<ProviderErrorReport>,
+    /// Why the last answer, having failed, got no repair; null when it passed.
+    pub repair_stop: Option<RepairStopReport>,
     pub attempts: Vec<AttemptReport>,
+}
+
+/// Why a failed answer got no repair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "reason", rename_all = "snake_case")]
+pub enum RepairStopReport {
+    /// The case's repairs were all used, or it allows none.
+    OutOfRepairs,
+    /// Completion mode, a provider that takes no feedback, an answer cut short, a stopped model.
+    NotRepairable,
+    /// The answer repeated the code of this earlier attempt.
+    SameCode { attempt: u32 },
+    /// The same stage failed with the same diagnostics as in the attempt before.
+    SameError,
+}
+
+impl From<RepairStop> for RepairStopReport {
+    fn from(stop: RepairStop) -> Self {
+        match stop {
+            RepairStop::OutOfRepairs => RepairStopReport::OutOfRepairs,
+            RepairStop::NotRepairable => RepairStopReport::NotRepairable,
+            RepairStop::SameCode { attempt } => RepairStopReport::SameCode { attempt },
+            RepairStop::SameError => RepairStopReport::SameError,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -558,6 +585,7 @@ fn case_report(suites: &[Suite], case_run: &CaseRun) -> CaseReport {
                 retries: failure.retries.count,
                 retry_wait_ms: millis(failure.retries.waited),
             }),
+        repair_stop: case_run.repair_stop.map(RepairStopReport::from),
         attempts: case_run.attempts.iter().map(attempt_report).collect(),
     }
 }
@@ -817,6 +845,7 @@ mod tests {
             sample: 0,
             attempts,
             provider_error: None,
+            repair_stop: None,
         }
     }
 

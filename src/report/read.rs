@@ -3,13 +3,13 @@
 //! `merge` can compute a summary with the very code a run uses.
 
 use super::{
-    AttemptReport, CaseReport, GenerationEndReport, Report, SourceReport, StageReport,
-    FORMAT_VERSION,
+    AttemptReport, CaseReport, GenerationEndReport, RepairStopReport, Report, SourceReport,
+    StageReport, FORMAT_VERSION,
 };
 use crate::pipeline::extract::Flag;
 use crate::pipeline::{StageDetail, StageOutcome};
 use crate::provider::{AttemptKey, GenerationEnd, GenerationMetrics, ModelSpec, Retries, Source};
-use crate::runner::{Attempt, CaseRun, ModelRun, ProviderFailure};
+use crate::runner::{Attempt, CaseRun, ModelRun, ProviderFailure, RepairStop};
 use crate::suite::{Stage, Suite};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -121,6 +121,12 @@ fn case_run(case: &CaseReport, suites: &[Suite]) -> Result<CaseRun, ReadError> {
         suite: suite_index,
         case: case_index,
         sample: case.sample,
+        repair_stop: case.repair_stop.map(|stop| match stop {
+            RepairStopReport::OutOfRepairs => RepairStop::OutOfRepairs,
+            RepairStopReport::NotRepairable => RepairStop::NotRepairable,
+            RepairStopReport::SameCode { attempt } => RepairStop::SameCode { attempt },
+            RepairStopReport::SameError => RepairStop::SameError,
+        }),
         attempts: case
             .attempts
             .iter()

@@ -3,6 +3,7 @@
 
 use super::chunks::{Chunk, HIDDEN_MODULE};
 use super::messages::ChunkReport;
+use super::workspace::hidden_declaration;
 use super::{BuildOutcome, Compiled, Member};
 use std::path::PathBuf;
 use std::time::Duration;
@@ -25,8 +26,10 @@ pub(super) fn settle_chunk<'a>(
     share: Duration,
     outcomes: &mut Vec<BuildOutcome>,
 ) -> Vec<Chunk<'a>> {
-    // Say it as if the answer were the crate: no scratch paths, no module of ours in names.
+    // Say it as if the answer were the crate: no scratch paths, no module of ours in names,
+    // none of our text in the answer's quoted lines.
     let rewrite = |text: &str, member: &Member| {
+        let text = without_declaration(text, &hidden_declaration(&chunk, member));
         text.replace(&chunk.source_path(member), "src/lib.rs")
             .replace(&chunk.hidden_path(member), "src/tests.rs")
             .replace(&chunk.hidden_test_prefix(member), "")
@@ -131,4 +134,100 @@ pub(super) fn settle_chunk<'a>(
         elapsed: share,
     });
     next
+}
+
+/// rustc's rendering without the hidden tests' declaration that test builds put before the
+/// answer's first item: the quoted line loses it, the carets under that line move back by its
+/// width, and so does the column of every location on that line.
+fn without_declaration(rendered: &str, declaration: &str) -> String {
+    if !rendered.contains(declaration) {
+        return rendered.to_owned();
+    }
+    let width = declaration.chars().count();
+    let mut lines_holding_it = Vec::new();
+    let mut out = Vec::new();
+    // Where the declaration began in the last quoted line that held it.
+    let mut removed_at: Option<usize> = None;
+    for line in rendered.lines() {
+        if let Some(at) = line.find(declaration) {
+            let number = line.trim_start().split(' ').next().unwrap_or_default();
+            if number.bytes().all(|b| b.is_ascii_digit()) {
+                lines_holding_it.push(number.to_owned());
+            }
+            out.push(line.replacen(declaration, "", 1));
+            removed_at = Some(at);
+            continue;
+        }
+        match removed_at {
+            // An annotation line under the quoted one: `  |     ^^^ label`.
+            Some(at) if line.trim_start().starts_with('|') => {
+                let blank = line
+                    .get(at..at + declaration.len())
+                    .is_some_and(|span| span.bytes().all(|b| b == b' '));
+                if blank {
+                    out.push(format!(
+                        "{}{}",
+                        &line[..at],
+                        &line[at + declaration.len()..]
+                    ));
+                } else {
+                    out.push(line.to_owned());
+                }
+            }
+            _ => {
+                removed_at = None;
+                out.push(line.to_owned());
+            }
+        }
+    }
+    let mut text = out.join("\n");
+    if rendered.ends_with('\n') {
+        text.push('\n');
+    }
+    // `file.rs:LINE:COLUMN` on a line that held the declaration points past it.
+    for number in lines_holding_it {
+        let mut fixed = String::with_capacity(text.len());
+        let mut rest = text.as_str();
+        let marker = format!(".rs:{number}:");
+        while let Some(at) = rest.find(&marker) {
+            let (before, after) = rest.split_at(at + marker.len());
+            fixed.push_str(before);
+            let digits = after
+                .find(|c: char| !c.is_ascii_digit())
+                .unwrap_or(after.len());
+            match after[..digits].parse::<usize>() {
+                Ok(column) if column > width => fixed.push_str(&(column - width).to_string()),
+                _ => fixed.push_str(&after[..digits]),
+            }
+            rest = &after[digits..];
+        }
+        fixed.push_str(rest);
+        text = fixed;
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_hidden_tests_declaration_leaves_no_trace_in_the_answers_quoted_lines() {
+        let declaration = "#[cfg(test)] #[path = \"case_0_hidden.rs\"] mod llm_bench_hidden; ";
+        let pad = " ".repeat(declaration.len());
+        let rendered = format!(
+            "note: function defined here\n --> chunk_0/src/case_0.rs:1:{}\n  |\n1 | {declaration}pub fn add(a: i32, b: i32) -> i32 {{\n  | {pad}       ^^^\n\n",
+            declaration.len() + 8
+        );
+        assert_eq!(
+            without_declaration(&rendered, declaration),
+            "note: function defined here\n --> chunk_0/src/case_0.rs:1:8\n  |\n1 | pub fn add(a: i32, b: i32) -> i32 {\n  |        ^^^\n\n"
+        );
+    }
+
+    #[test]
+    fn text_without_the_declaration_is_left_alone() {
+        let rendered = "error[E0308]: mismatched types\n --> src/lib.rs:1:70\n";
+        assert_eq!(without_declaration(rendered, "mod x; "), rendered);
+    }
 }
