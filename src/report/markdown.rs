@@ -82,9 +82,12 @@ pub fn render(reports: &[Report], gate_failures: &[String], comparisons: Option<
 /// One row per model with the columns of the terminal table, numbers aligned right. A column
 /// no model has a value in (speeds of offline models, say) is left out and named below.
 fn table(reports: &[Report]) -> String {
-    let (shown, empty): (Vec<&Column>, Vec<&Column>) = COLUMNS.iter().partition(|column| {
-        reports.is_empty() || reports.iter().any(|report| (column.value)(report) != "-")
-    });
+    let has_value = |column: &Column| reports.iter().any(|report| (column.value)(report) != "-");
+    // Optional columns (pass@5 of a run with fewer samples) go without a word, as on a terminal.
+    let (shown, empty): (Vec<&Column>, Vec<&Column>) = COLUMNS
+        .iter()
+        .filter(|column| !column.optional || has_value(column))
+        .partition(|column| reports.is_empty() || has_value(column));
     let mut md = String::from("| model |");
     for column in &shown {
         let _ = write!(md, " {} |", escape(column.header));
@@ -211,10 +214,12 @@ mod tests {
             .iter()
             .position(|line| line.starts_with("| model |"))
             .unwrap();
-        // Offline models measure no speed, and no case here has coverage: those columns are
+        // Offline models measure no speed, no case here has coverage, and these hand-made reports
+        // carry no interval: those columns are
         // named, not drawn empty.
         let empty = [
             "coverage",
+            "95% CI",
             "TTFT p50",
             "tok/s p50",
             "prefill p50",
@@ -222,7 +227,7 @@ mod tests {
         ];
         assert_eq!(
             lines[header + 1].matches("---").count(),
-            COLUMNS.len() + 1 - empty.len()
+            COLUMNS.iter().filter(|column| !column.optional).count() + 1 - empty.len()
         );
         assert!(!lines[header].contains("TTFT"), "{md}");
         assert!(
