@@ -44,6 +44,13 @@ pub fn main() -> ExitCode {
         Some(cli::Command::Accept(args)) => cli::AcceptSettings::resolve(&cli.global, args)
             .and_then(|settings| commands::accept::accept(&settings)),
         Some(cli::Command::Compare(args)) => commands::compare::compare(&args),
+        Some(cli::Command::Init(args)) => cli::InitSettings::resolve(&cli.global, args)
+            .and_then(|settings| commands::init::init(&settings.workspace_root, settings.force)),
+        Some(
+            cli::Command::Optimize(_) | cli::Command::OptimizeOllama(_) | cli::Command::Generate(_),
+        ) => Err(anyhow::anyhow!(
+            "this command is being built on another branch of this commit"
+        )),
         None => cli::Settings::for_run(&cli.global, cli.run)
             .and_then(|settings| commands::run::run(&settings)),
     };

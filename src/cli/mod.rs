@@ -6,8 +6,8 @@ mod settings;
 
 pub use config::{Config, ProviderProfile};
 pub use settings::{
-    AcceptSettings, GateSettings, MergeSettings, ModelsSettings, OutputFormat, OutputSettings,
-    Settings,
+    AcceptSettings, GateSettings, InitSettings, MergeSettings, ModelsSettings, OutputFormat,
+    OutputSettings, Settings,
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -35,6 +35,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run suites × models × samples through the pipeline; write reports and gate on scores.
+    #[command(visible_alias = "benchmark")]
     Run(Box<RunArgs>),
     /// Run every case's reference answer through all stages: prove a suite is sound.
     Validate(ValidateArgs),
@@ -47,6 +48,84 @@ pub enum Command {
     Merge(MergeArgs),
     /// Accept pending snapshots (`.snap.new` → `.snap`), for users without cargo-insta.
     Accept(AcceptArgs),
+    /// Find the best model for this machine: run the suites on every candidate, rank them by
+    /// measured correctness, speed and size, and recommend one.
+    Optimize(Box<OptimizeArgs>),
+    /// `optimize` over every model of the local Ollama server.
+    OptimizeOllama(Box<OptimizeArgs>),
+    /// Write code for a prompt with a model, verified by format, compile and tests with repairs.
+    Generate(Box<GenerateArgs>),
+    /// Write a commented starter config and a small suite into the current cargo project.
+    Init(InitArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct OptimizeArgs {
+    #[command(flatten)]
+    pub run: RunArgs,
+    /// Candidates: every model of the local Ollama server of this family or name prefix
+    /// (e.g. `qwen2.5-coder`).
+    #[arg(long, value_name = "NAME")]
+    pub family: Option<String>,
+    /// Candidates: every model the provider or profile lists (repeatable).
+    #[arg(long, value_name = "PROVIDER")]
+    pub profile: Vec<String>,
+    /// Recommend the smallest, then fastest, model whose pass rate reaches X (0..=1).
+    #[arg(long, value_name = "X")]
+    pub target_score: Option<f64>,
+    /// Recommend the best model whose generation takes at most this long per case (e.g. 20s).
+    #[arg(long, value_name = "DURATION")]
+    pub max_seconds_per_case: Option<String>,
+    /// Write the recommended model into the project's config as `model = "…"`.
+    #[arg(long)]
+    pub save: bool,
+    /// Write the HTML report here too (one is always written next to the JSON reports).
+    #[arg(long, value_name = "FILE")]
+    pub html: Option<PathBuf>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct GenerateArgs {
+    /// What to write.
+    #[arg(long, value_name = "TEXT", conflicts_with = "prompt_file")]
+    pub prompt: Option<String>,
+    /// What to write, read from a file.
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Rust tests the code must pass (`#[test]` functions, or a `mod tests`).
+    #[arg(long, value_name = "FILE")]
+    pub tests: Option<PathBuf>,
+    /// Where to write the code [default: stdout].
+    #[arg(long, short = 'o', value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// The model, as PROVIDER:MODEL [config: model, as `optimize --save` writes it].
+    #[arg(long, short = 'm', value_name = "SPEC")]
+    pub model: Option<String>,
+    /// Repair attempts after a failed answer [default: 3].
+    #[arg(long, value_name = "N")]
+    pub repairs: Option<u32>,
+    /// Write the code even when it failed a stage (a warning names the stage).
+    #[arg(long)]
+    pub force: bool,
+    /// Sampling temperature [config: temperature].
+    #[arg(long, value_name = "T")]
+    pub temperature: Option<String>,
+    /// Most tokens per answer [config: max-tokens].
+    #[arg(long, value_name = "N")]
+    pub max_tokens: Option<String>,
+    /// Wall-clock limit per stage: seconds, or 30s, 2m [config: timeout].
+    #[arg(long, value_name = "DURATION")]
+    pub timeout: Option<String>,
+    /// How generated code is confined [config: sandbox; default: auto].
+    #[arg(long, value_enum, value_name = "LEVEL")]
+    pub sandbox: Option<SandboxArg>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct InitArgs {
+    /// Overwrite the starter files if they exist.
+    #[arg(long)]
+    pub force: bool,
 }
 
 #[derive(Debug, Args)]

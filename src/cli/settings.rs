@@ -6,8 +6,8 @@
 
 use super::config::{self, Config};
 use super::{
-    AcceptArgs, FormatArg, GlobalArgs, MergeArgs, ModelsArgs, RunArgs, SandboxArg, ScoringArgs,
-    ValidateArgs,
+    AcceptArgs, FormatArg, GlobalArgs, InitArgs, MergeArgs, ModelsArgs, RunArgs, SandboxArg,
+    ScoringArgs, ValidateArgs,
 };
 use crate::error::bad_input;
 use crate::partition::Partition;
@@ -164,6 +164,27 @@ impl MergeSettings {
             reports,
             output,
             format,
+        })
+    }
+}
+
+/// What `init` needs: where the project is, and whether to overwrite.
+#[derive(Debug, Clone)]
+pub struct InitSettings {
+    pub workspace_root: PathBuf,
+    pub force: bool,
+}
+
+impl InitSettings {
+    pub fn resolve(global: &GlobalArgs, args: InitArgs) -> anyhow::Result<InitSettings> {
+        let InitArgs { force } = args;
+        let GlobalArgs {
+            manifest_path,
+            no_progress: _,
+        } = global;
+        Ok(InitSettings {
+            workspace_root: find_workspace(manifest_path.as_deref())?.root,
+            force,
         })
     }
 }
