@@ -136,23 +136,11 @@ fn available(program: &str, args: &[&str], what: &str) -> bool {
 
 /// `cargo insta accept` in the project, with only the toolchain's variables set.
 fn cargo_insta_accept(project: &Project) -> Output {
-    let mut command = Command::new("cargo");
-    command
+    project
+        .toolchain_command("cargo")
         .args(["insta", "accept"])
-        .current_dir(project.path())
-        .env_clear();
-    for name in [
-        "PATH",
-        "HOME",
-        "CARGO_HOME",
-        "RUSTUP_HOME",
-        "RUSTUP_TOOLCHAIN",
-    ] {
-        if let Some(value) = std::env::var_os(name) {
-            command.env(name, value);
-        }
-    }
-    command.output().unwrap()
+        .output()
+        .unwrap()
 }
 
 fn modified(path: &Path) -> std::time::SystemTime {

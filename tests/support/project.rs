@@ -49,12 +49,16 @@ impl Project {
     /// `cargo llm-bench ARGS` as cargo would run it (`llm-bench` first), in the project, with
     /// only the toolchain's variables set.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_cargo-llm-bench"));
+        let mut command = self.toolchain_command(env!("CARGO_BIN_EXE_cargo-llm-bench"));
+        command.arg("llm-bench").args(args).env("NO_COLOR", "1");
         command
-            .arg("llm-bench")
-            .args(args)
-            .current_dir(self.path())
-            .env_clear();
+    }
+
+    /// `program` in the project with only the toolchain's variables set: no secrets, no
+    /// `CARGO_*` of the test run.
+    pub fn toolchain_command(&self, program: &str) -> Command {
+        let mut command = Command::new(program);
+        command.current_dir(self.path()).env_clear();
         for name in [
             "PATH",
             "HOME",
@@ -66,7 +70,6 @@ impl Project {
                 command.env(name, value);
             }
         }
-        command.env("NO_COLOR", "1");
         command
     }
 
