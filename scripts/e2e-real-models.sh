@@ -127,33 +127,35 @@ if ((run == 0)); then
 fi
 
 cd "$work/project"
+# Every run asks the servers: the response cache would otherwise answer run 1 from runs 1a and 1b
+# (same server, model and prompts), and its timings are what this script checks.
 step "runs 1a and 1b: each model alone, for the wall-time comparison"
 run_started=$SECONDS
 run_tool "$tool" llm-bench run --suite "$suite" -m gemma:gemma3-270m \
-    --output "$work/reports-alone" --no-progress >/dev/null
+    --output "$work/reports-alone" --no-progress --no-cache >/dev/null
 gemma_alone=$((SECONDS - run_started))
 run_started=$SECONDS
 run_tool "$tool" llm-bench run --suite "$suite" -m qwen:qwen2.5-coder-0.5b \
-    --output "$work/reports-alone" --no-progress >/dev/null
+    --output "$work/reports-alone" --no-progress --no-cache >/dev/null
 qwen_alone=$((SECONDS - run_started))
 
 step "run 1: Gemma and Qwen at once, OpenAI-compatible"
 run_started=$SECONDS
 run_tool "$tool" llm-bench run --suite "$suite" -m gemma:gemma3-270m -m qwen:qwen2.5-coder-0.5b \
-    --output "$work/reports-openai" --no-progress
+    --output "$work/reports-openai" --no-progress --no-cache
 both=$((SECONDS - run_started))
 echo "wall time: both models in one run ${both}s; alone ${gemma_alone}s + ${qwen_alone}s = $((gemma_alone + qwen_alone))s"
 
 step "run 2: Qwen through the Ollama-protocol front"
 run_started=$SECONDS
 OLLAMA_HOST="http://127.0.0.1:$front_port" run_tool "$tool" llm-bench run --suite "$suite" \
-    -m ollama:qwen2.5-coder:0.5b --output "$work/reports-ollama" --no-progress
+    -m ollama:qwen2.5-coder:0.5b --output "$work/reports-ollama" --no-progress --no-cache
 echo "run 2 took $((SECONDS - run_started))s"
 
 step "run 3: the repair loop, Qwen with --repairs 2"
 run_started=$SECONDS
 run_tool "$tool" llm-bench run --suite "$repairs_suite" -m qwen:qwen2.5-coder-0.5b --repairs 2 \
-    --output "$work/reports-repairs" --no-progress
+    --output "$work/reports-repairs" --no-progress --no-cache
 echo "run 3 took $((SECONDS - run_started))s"
 
 step "check the reports"
