@@ -40,7 +40,8 @@ concurrency = 1
 timeout = "600s"
 TOML
 cd "$work/project"
-bench() { "$tool" llm-bench run --suite "$suite" --samples 3 --no-progress "$@"; }
+# --no-cache: each run asks the model afresh, or the second would get the first run's answers back.
+bench() { "$tool" llm-bench run --suite "$suite" --samples 3 --no-progress --no-cache "$@"; }
 
 step "run 1: the baseline"
 bench -m qwen:qwen2.5-coder-0.5b --output "$work/run1"
