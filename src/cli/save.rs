@@ -38,7 +38,10 @@ pub struct ConfigPlace {
 /// the `llm-bench` table of `[package.metadata]` or `[workspace.metadata]` of each manifest.
 /// Without any config, the first manifest's package (or, for a virtual workspace, its
 /// workspace) gets the table; outside a cargo project, `llm-bench.toml` is created.
-pub fn config_place(workspace_root: &Path, manifests: &[PathBuf]) -> Result<ConfigPlace, SaveError> {
+pub fn config_place(
+    workspace_root: &Path,
+    manifests: &[PathBuf],
+) -> Result<ConfigPlace, SaveError> {
     let file = workspace_root.join("llm-bench.toml");
     if file.is_file() {
         return Ok(ConfigPlace {
@@ -117,6 +120,8 @@ pub fn with_model(
             let mut new = Table::new();
             // `[package.metadata.llm-bench]` is written as one header, not three.
             new.set_implicit(!last);
+            // At the end of the file rather than among the parent's tables.
+            new.set_position(usize::MAX);
             Item::Table(new)
         });
         table = item
@@ -176,9 +181,13 @@ serde = "1" # for reports
             "ollama:qwen2.5-coder:1.5b",
         )
         .unwrap();
+        // The file's trailing comment stays last: toml_edit keeps it after every table.
         assert_eq!(
             updated,
-            format!("{MANIFEST}\n[package.metadata.llm-bench]\nmodel = \"ollama:qwen2.5-coder:1.5b\"\n")
+            MANIFEST.replace(
+                "\n# Tool settings below.\n",
+                "\n[package.metadata.llm-bench]\nmodel = \"ollama:qwen2.5-coder:1.5b\"\n\n# Tool settings below.\n"
+            )
         );
     }
 
@@ -218,7 +227,9 @@ serde = "1" # for reports
             "m:m",
         )
         .unwrap_err();
-        assert!(error.to_string().contains("`package.metadata` is not a table"));
+        assert!(error
+            .to_string()
+            .contains("`package.metadata` is not a table"));
     }
 
     #[test]

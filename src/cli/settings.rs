@@ -408,7 +408,7 @@ fn checked_number(
 /// Which models a resolved run starts with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum ModelSource {
-    /// `--model`, else the config's `models`; none is an error.
+    /// `--model`, else the config's `models`.
     FlagsOrConfig,
     /// `--model` only: `optimize` adds candidates from providers' listings.
     FlagsOnly,

@@ -64,10 +64,9 @@ pub fn optimize(settings: &OptimizeSettings) -> anyhow::Result<Outcome> {
         eprintln!("wrote {}", path.display());
     }
     match run.format {
-        OutputFormat::Table => println!(
-            "{}",
-            render(&ranking, crate::ui::stdout_width(), &reports)
-        ),
+        OutputFormat::Table => {
+            println!("{}", render(&ranking, crate::ui::stdout_width(), &reports))
+        }
         OutputFormat::Json => println!("{}", serde_json::to_string_pretty(&to_json(&ranking))?),
     }
     if let Some(place) = &settings.save {
@@ -223,9 +222,10 @@ fn render(ranking: &Ranking, width: Option<u16>, reports: &[Report]) -> String {
             "  {}  pass {}  {}\n",
             candidate.label,
             candidate.pass_rate_text(),
-            candidate
-                .tokens_per_second
-                .map_or_else(|| "speed not measured".to_owned(), |tps| format!("{tps:.1} tok/s"))
+            candidate.tokens_per_second.map_or_else(
+                || "speed not measured".to_owned(),
+                |tps| format!("{tps:.1} tok/s")
+            )
         ));
     }
     let failures = report::render_failures(reports, Some(width as u16), false);
@@ -314,7 +314,10 @@ const COLUMNS: &[Column] = &[
     },
     Column {
         header: "tok/s",
-        value: |c| c.tokens_per_second.map_or_else(dash, |tps| format!("{tps:.1}")),
+        value: |c| {
+            c.tokens_per_second
+                .map_or_else(dash, |tps| format!("{tps:.1}"))
+        },
     },
     Column {
         header: "s/case",
@@ -336,8 +339,17 @@ const COLUMNS: &[Column] = &[
 
 /// Least telling first.
 const DROP_ORDER: &[&str] = &[
-    "memory", "quant", "fmt", "comp", "ttft p50", "1st→repair", "score", "invalid", "test",
-    "params", "s/case",
+    "memory",
+    "quant",
+    "fmt",
+    "comp",
+    "ttft p50",
+    "1st→repair",
+    "score",
+    "invalid",
+    "test",
+    "params",
+    "s/case",
 ];
 
 fn dash() -> String {
@@ -370,7 +382,11 @@ fn note(row: &optimize::RankedCandidate, first: bool) -> String {
         parts.push("frontier");
     }
     if let Some(exclusion) = row.excluded {
-        parts.push(Exclusion::describe(exclusion));
+        parts.push(match exclusion {
+            Exclusion::OverBudget => "over budget",
+            Exclusion::BelowTarget => "below target",
+            exclusion => exclusion.describe(),
+        });
     }
     parts.join(", ")
 }

@@ -23,7 +23,11 @@ use std::sync::Arc;
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     let baselines = compare::load_baselines(&settings.outputs.baseline)?;
     let reports = benchmark(settings)?;
-    write_html(&settings.output, "report", &report::render_html(&reports, None))?;
+    write_html(
+        &settings.output,
+        "report",
+        &report::render_html(&reports, None),
+    )?;
     print_results(settings, &reports)?;
     let comparisons = compare_with_baselines(settings, &baselines, &reports);
     let gate_failures: Vec<String> = gate::evaluate(&settings.gates, &reports)
