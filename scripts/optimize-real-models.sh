@@ -5,7 +5,7 @@
 # profile per server, `/v1/models` with llama.cpp's parameter counts). Runs the three policies:
 #   1. best score (the default), writing the HTML report to target/optimize-real/optimize.html;
 #   2. --target-score 0.6;
-#   3. --max-seconds-per-case 20s;
+#   3. --max-seconds-per-case 16s;
 # the second and third from the response cache (no model is asked again), then --save, which
 # writes the recommendation into the project's Cargo.toml. Servers are stopped on any exit.
 #
@@ -100,9 +100,9 @@ run_started=$SECONDS
 "${optimize[@]}" --target-score 0.6
 echo "took $((SECONDS - run_started))s"
 
-step "policy 3: --max-seconds-per-case 20s (answers from the response cache)"
+step "policy 3: --max-seconds-per-case 16s (answers from the response cache)"
 run_started=$SECONDS
-"${optimize[@]}" --max-seconds-per-case 20s
+"${optimize[@]}" --max-seconds-per-case 16s
 echo "took $((SECONDS - run_started))s"
 
 step "--save: the recommendation goes into Cargo.toml, the rest of it untouched"

@@ -391,17 +391,20 @@ fn note(row: &optimize::RankedCandidate, first: bool) -> String {
     parts.join(", ")
 }
 
-/// One row per candidate in the ranking's order, columns dropped until it fits `width`; memory
-/// is shown only when some provider told it.
+/// Columns only some providers fill (llama.cpp tells no quantization, only Ollama memory): left
+/// out without a note when no candidate has a value.
+const PROVIDER_COLUMNS: &[&str] = &["params", "quant", "memory"];
+
+/// One row per candidate in the ranking's order, columns dropped until it fits `width`.
 fn fitted_table(ranking: &Ranking, width: usize) -> String {
     let mut shown: Vec<&Column> = COLUMNS
         .iter()
         .filter(|column| {
-            column.header != "memory"
+            !PROVIDER_COLUMNS.contains(&column.header)
                 || ranking
                     .rows
                     .iter()
-                    .any(|row| row.candidate.memory_bytes.is_some())
+                    .any(|row| (column.value)(&row.candidate) != dash())
         })
         .collect();
     let mut dropped = Vec::new();
