@@ -134,8 +134,9 @@ fn large_fast_and_small_slow() -> (FakeServer, FakeServer, Project) {
     (large, small, project)
 }
 
-#[test]
-fn family_takes_the_ollama_models_of_that_name_with_their_sizes_and_memory() {
+/// A fake local Ollama server with the models of `ollama/tags.json`, answering every chat with
+/// `GOOD_ANSWER`.
+fn ollama_server() -> FakeServer {
     let server = FakeServer::start();
     server.route(
         "GET",
@@ -169,6 +170,12 @@ fn family_takes_the_ollama_models_of_that_name_with_their_sizes_and_memory() {
             Reply::ndjson(format!("{answer}\n")),
         ],
     );
+    server
+}
+
+#[test]
+fn family_takes_the_ollama_models_of_that_name_with_their_sizes_and_memory() {
+    let server = ollama_server();
     let project = Project::new();
     let url = server.url();
     let output = optimize(
@@ -193,6 +200,35 @@ fn family_takes_the_ollama_models_of_that_name_with_their_sizes_and_memory() {
     assert_eq!(seven["parameters"], 7.6e9);
     assert_eq!(seven["quantization"], "Q4_K_M");
     assert_eq!(seven["memory_bytes"], 6_654_289_920_u64, "from /api/ps");
+}
+
+#[test]
+fn optimize_ollama_takes_every_model_of_the_local_server() {
+    let server = ollama_server();
+    let project = Project::new();
+    project.write("opt.yaml", SUITE);
+    let url = server.url();
+    let output = project.run_with_env(
+        &[
+            "optimize-ollama",
+            "--suite",
+            "opt.yaml",
+            "--no-progress",
+            "--format",
+            "json",
+        ],
+        &[("OLLAMA_HOST", url.as_str())],
+    );
+    let mut found = models(&ranking(&output));
+    found.sort();
+    assert_eq!(
+        found,
+        [
+            "ollama:qwen2.5-coder:14b",
+            "ollama:qwen2.5-coder:7b",
+            "ollama:qwen3-coder:480b-cloud"
+        ]
+    );
 }
 
 #[test]
