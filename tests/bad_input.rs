@@ -389,7 +389,7 @@ fn report_files_follow_the_umask_like_any_other_file() {
         );
         assert_exit(&output, 0);
         let reports = project.reports_in(dir);
-        assert_eq!(reports.len(), 2, "{reports:?}");
+        assert_eq!(reports.len(), 3, "JSON, CSV and HTML: {reports:?}");
         for report in reports {
             let actual = std::fs::metadata(&report).unwrap().permissions().mode() & 0o777;
             assert_eq!(actual, mode, "{} under umask {umask}", report.display());
@@ -528,7 +528,7 @@ fn recorded_answers_with_nul_bytes_or_megabyte_lines_are_scored_not_crashed_on()
     };
     assert!(!passed("nul-bytes"), "a NUL byte is not Rust");
     assert!(passed("long-line"), "a megabyte comment is still Rust");
-    assert_eq!(project.reports().len(), 2);
+    assert_eq!(project.reports().len(), 3, "JSON, CSV and HTML");
 }
 
 #[test]

@@ -110,7 +110,8 @@ fn a_reference_run_writes_both_reports_prints_the_table_and_passes_its_gate() {
         .iter()
         .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
         .collect();
-    assert_eq!(names, [format!("{stem}.csv"), format!("{stem}.json")]);
+    let html = format!("report_{}.html", today());
+    assert_eq!(names, [html, format!("{stem}.csv"), format!("{stem}.json")]);
     let table = stdout(&output);
     assert!(
         table.contains("reference") && table.contains("1.000") && table.contains("100%"),

@@ -2,12 +2,13 @@
 //! built-in defaults into one `Settings` value.
 
 mod config;
+pub mod save;
 mod settings;
 
 pub use config::{Config, ProviderProfile};
 pub use settings::{
-    AcceptSettings, GateSettings, InitSettings, MergeSettings, ModelsSettings, OutputFormat,
-    OutputSettings, Settings,
+    AcceptSettings, Candidates, GateSettings, InitSettings, MergeSettings, ModelsSettings,
+    OptimizeSettings, OutputFormat, OutputSettings, Settings,
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

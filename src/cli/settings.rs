@@ -6,8 +6,8 @@
 
 use super::config::{self, Config};
 use super::{
-    AcceptArgs, FormatArg, GlobalArgs, InitArgs, MergeArgs, ModelsArgs, RunArgs, SandboxArg,
-    ScoringArgs, ValidateArgs,
+    AcceptArgs, FormatArg, GlobalArgs, InitArgs, MergeArgs, ModelsArgs, OptimizeArgs, RunArgs,
+    SandboxArg, ScoringArgs, ValidateArgs,
 };
 use crate::error::bad_input;
 use crate::partition::Partition;
@@ -212,6 +212,95 @@ impl AcceptSettings {
     }
 }
 
+/// Where `optimize` finds its candidates, besides the run's `--model` list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Candidates {
+    /// Every model of the local Ollama server whose family or name starts with this.
+    pub family: Option<String>,
+    /// Every model each of these providers or profiles lists.
+    pub profiles: Vec<String>,
+}
+
+/// What `optimize` needs: a run's settings for every candidate, where candidates come from,
+/// the policy that picks one, and where the recommendation and the HTML report go.
+#[derive(Debug, Clone)]
+pub struct OptimizeSettings {
+    /// `models` holds the `--model` candidates (or the config's, when nothing else names any).
+    pub run: Settings,
+    pub candidates: Candidates,
+    pub policy: crate::optimize::Policy,
+    /// Where `--save` writes `model = "…"`; None without `--save`.
+    pub save: Option<super::save::ConfigPlace>,
+    pub html: Option<PathBuf>,
+}
+
+impl OptimizeSettings {
+    /// `optimize`: every flag of `run`, resolved as `run` resolves it, plus the candidates and
+    /// the policy. `ollama_models` (for `optimize-ollama`) adds the profile `ollama`.
+    pub fn resolve(
+        global: &GlobalArgs,
+        args: OptimizeArgs,
+        ollama_models: bool,
+    ) -> anyhow::Result<OptimizeSettings> {
+        let OptimizeArgs {
+            run,
+            family,
+            mut profile,
+            target_score,
+            max_seconds_per_case,
+            save,
+            html,
+        } = args;
+        if ollama_models && !profile.iter().any(|name| name == "ollama") {
+            profile.push("ollama".to_owned());
+        }
+        let candidates = Candidates {
+            family,
+            profiles: profile,
+        };
+        let model_source = if candidates.family.is_none() && candidates.profiles.is_empty() {
+            ModelSource::FlagsOrConfig
+        } else {
+            ModelSource::FlagsOnly
+        };
+        // No candidate at all is found out by `optimize` once the listings are in.
+        let settings = Settings::resolve_run(global, run, model_source)?;
+        let policy = match (target_score, max_seconds_per_case) {
+            (Some(_), Some(_)) => {
+                return Err(bad_input(
+                    anyhow::anyhow!("--target-score and --max-seconds-per-case are two policies"),
+                    Some("pass one of them".to_owned()),
+                ))
+            }
+            (Some(score), None) => crate::optimize::Policy::TargetScore(
+                checked_number(Some(score), "target-score", setting::fraction)?.unwrap_or(score),
+            ),
+            (None, Some(text)) => crate::optimize::Policy::MaxSecondsPerCase(
+                setting::duration(Scalar::from_flag(&text))
+                    .map_err(|problem| bad_flag("max-seconds-per-case", problem))?
+                    .as_secs_f64(),
+            ),
+            (None, None) => crate::optimize::Policy::BestScore,
+        };
+        let save = if save {
+            let workspace = find_workspace(global.manifest_path.as_deref())?;
+            Some(super::save::config_place(
+                &workspace.root,
+                &workspace.manifests,
+            )?)
+        } else {
+            None
+        };
+        Ok(OptimizeSettings {
+            run: settings,
+            candidates,
+            policy,
+            save,
+            html,
+        })
+    }
+}
+
 /// The cargo workspace the tool runs in.
 #[derive(Debug, Clone)]
 struct Workspace {
@@ -316,8 +405,35 @@ fn checked_number(
         .transpose()
 }
 
+/// Which models a resolved run starts with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ModelSource {
+    /// `--model`, else the config's `models`.
+    FlagsOrConfig,
+    /// `--model` only: `optimize` adds candidates from providers' listings.
+    FlagsOnly,
+}
+
 impl Settings {
     pub fn for_run(global: &GlobalArgs, args: RunArgs) -> anyhow::Result<Settings> {
+        let settings = Settings::resolve_run(global, args, ModelSource::FlagsOrConfig)?;
+        if settings.models.is_empty() {
+            return Err(bad_input(
+                anyhow::anyhow!("no model to benchmark"),
+                Some(
+                    "pass --model (e.g. `--model reference`) or set `models` in the config"
+                        .to_owned(),
+                ),
+            ));
+        }
+        Ok(settings)
+    }
+
+    fn resolve_run(
+        global: &GlobalArgs,
+        args: RunArgs,
+        model_source: ModelSource,
+    ) -> anyhow::Result<Settings> {
         let RunArgs {
             scoring,
             models,
@@ -371,20 +487,11 @@ impl Settings {
             jobs: _,
             format: _,
         } = config;
-        let model_texts = if models.is_empty() {
+        let model_texts = if models.is_empty() && model_source == ModelSource::FlagsOrConfig {
             config_models.unwrap_or_default()
         } else {
             models
         };
-        if model_texts.is_empty() {
-            return Err(bad_input(
-                anyhow::anyhow!("no model to benchmark"),
-                Some(
-                    "pass --model (e.g. `--model reference`) or set `models` in the config"
-                        .to_owned(),
-                ),
-            ));
-        }
         for text in &model_texts {
             let model = ModelSpec::parse(text)
                 .map_err(|message| bad_input(anyhow::anyhow!("--model: {message}"), None))?;

@@ -5,6 +5,7 @@ pub mod compare;
 pub mod init;
 pub mod merge;
 pub mod models;
+pub mod optimize;
 pub mod run;
 pub mod validate;
 

@@ -21,6 +21,47 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
+    let baselines = compare::load_baselines(&settings.outputs.baseline)?;
+    let reports = benchmark(settings)?;
+    write_html(
+        &settings.output,
+        "report",
+        &report::render_html(&reports, None),
+    )?;
+    print_results(settings, &reports)?;
+    let comparisons = compare_with_baselines(settings, &baselines, &reports);
+    let gate_failures: Vec<String> = gate::evaluate(&settings.gates, &reports)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let comparisons_markdown = (!comparisons.is_empty()).then(|| {
+        let compared: Vec<Comparison> = comparisons.iter().map(|(_, c)| c.clone()).collect();
+        crate::compare::to_markdown(&compared)
+    });
+    let snapshots_changed = ci_outputs(
+        settings,
+        &reports,
+        &gate_failures,
+        comparisons_markdown.as_deref(),
+    )?;
+
+    if let Some(outcome) = provider_failures(&reports) {
+        return Ok(outcome);
+    }
+    for failure in &gate_failures {
+        eprintln!("error: {failure}");
+    }
+    let regression = compare::regression_outcome(settings.outputs.fail_on_regression, &comparisons);
+    if !gate_failures.is_empty() || snapshots_changed {
+        return Ok(Outcome(ExitKind::GateFailed));
+    }
+    Ok(regression)
+}
+
+/// Every model of `settings` on every case of its suites, with the response cache and the
+/// journal: the reports, written as JSON and CSV under the output folder. The shared first half
+/// of `run` and `optimize`.
+pub fn benchmark(settings: &Settings) -> anyhow::Result<Vec<Report>> {
     let suites = load_suites(settings, &settings.overrides)?;
     report::check_output_dir(&settings.output).map_err(|error| {
         bad_input(
@@ -28,7 +69,6 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
             Some("pass --output DIR, a folder you can write".into()),
         )
     })?;
-    let baselines = compare::load_baselines(&settings.outputs.baseline)?;
     let answers = Answers::open(settings, &suites)?;
     let contestants = contestants(settings, &suites, &answers.store)?;
     let sandbox = sandbox(settings)?;
@@ -58,34 +98,15 @@ pub fn run(settings: &Settings) -> anyhow::Result<Outcome> {
     };
     let reports = write_reports(settings, &info, &runs, &answers.store)?;
     answers.close(info.complete)?;
-    print_results(settings, &reports)?;
-    let comparisons = compare_with_baselines(settings, &baselines, &reports);
-    let gate_failures: Vec<String> = gate::evaluate(&settings.gates, &reports)
-        .iter()
-        .map(ToString::to_string)
-        .collect();
-    let comparisons_markdown = (!comparisons.is_empty()).then(|| {
-        let compared: Vec<Comparison> = comparisons.iter().map(|(_, c)| c.clone()).collect();
-        crate::compare::to_markdown(&compared)
-    });
-    let snapshots_changed = ci_outputs(
-        settings,
-        &reports,
-        &gate_failures,
-        comparisons_markdown.as_deref(),
-    )?;
+    Ok(reports)
+}
 
-    if let Some(outcome) = provider_failures(&reports) {
-        return Ok(outcome);
-    }
-    for failure in &gate_failures {
-        eprintln!("error: {failure}");
-    }
-    let regression = compare::regression_outcome(settings.outputs.fail_on_regression, &comparisons);
-    if !gate_failures.is_empty() || snapshots_changed {
-        return Ok(Outcome(ExitKind::GateFailed));
-    }
-    Ok(regression)
+/// Writes `{stem}_{YYYYMMDD}.html` under `dir`, never over an earlier one.
+pub fn write_html(dir: &Path, stem: &str, html: &str) -> anyhow::Result<PathBuf> {
+    let date = chrono::Utc::now().format("%Y%m%d");
+    let path = report::write_new(dir, &format!("{stem}_{date}"), "html", html.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    Ok(path)
 }
 
 /// Where this run's answers come from before a model is asked, and where they are kept.
@@ -247,7 +268,7 @@ fn print_results(settings: &Settings, reports: &[Report]) -> anyhow::Result<()> 
 }
 
 /// Exit 3 when a model stopped or requests failed at the provider.
-fn provider_failures(reports: &[Report]) -> Option<Outcome> {
+pub(super) fn provider_failures(reports: &[Report]) -> Option<Outcome> {
     let provider_errors: usize = reports
         .iter()
         .map(|report| report.summary.provider_errors)

@@ -380,6 +380,14 @@ impl Provider {
         }
     }
 
+    /// The memory the loaded model takes, where the provider tells it (Ollama's `/api/ps`).
+    pub async fn memory_in_use(&self) -> Option<u64> {
+        match self {
+            Provider::Ollama(provider) => provider.memory_in_use().await,
+            _ => None,
+        }
+    }
+
     /// The models the provider offers, with what it says about them.
     pub async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
         match self {

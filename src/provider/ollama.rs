@@ -199,6 +199,26 @@ impl OllamaProvider {
             .and_then(|entry| count(entry, &["context_length"]))
     }
 
+    /// `GET /api/ps`: the memory our loaded model takes, in bytes (`size`; the share in video
+    /// memory is part of it). None when the model is not loaded or the server does not say.
+    pub async fn memory_in_use(&self) -> Option<u64> {
+        let value = self
+            .endpoint
+            .json(Method::GET, self.endpoint.url("/api/ps"), None)
+            .await
+            .ok()?;
+        let wanted = with_tag(&self.model);
+        wire::at(&value, &["models"])?
+            .as_array()?
+            .iter()
+            .find(|entry| {
+                [&["name"][..], &["model"][..]]
+                    .iter()
+                    .any(|path| text(entry, path).map(with_tag).as_deref() == Some(&wanted))
+            })
+            .and_then(|entry| count(entry, &["size"]))
+    }
+
     /// Checks the model exists (else `Unusable` with `ollama pull` and the names there are),
     /// learns its context length and loads it.
     pub async fn prepare(&self) -> Result<Prepared, ProviderError> {

@@ -67,6 +67,9 @@ impl OpenAiProvider {
                         .or_else(|| count(entry, &["meta", "n_ctx_train"]))
                         .or_else(|| count(entry, &["context_length"])),
                     size_bytes: count(entry, &["meta", "size"]),
+                    // llama.cpp counts the parameters; written as Ollama writes sizes (`1.5B`).
+                    parameter_size: count(entry, &["meta", "n_params"])
+                        .map(|parameters| crate::optimize::format_parameters(parameters as f64)),
                     ..ModelInfo::default()
                 })
             })

@@ -105,6 +105,29 @@ pub fn write_report(
     unreachable!("the loop only ends by returning")
 }
 
+/// Writes `{stem}.{extension}` under `dir`, or `{stem}-2.{extension}`, ... when taken: never
+/// over an earlier file. Returns the path written.
+pub fn write_new(
+    dir: &Path,
+    stem: &str,
+    extension: &str,
+    contents: &[u8],
+) -> Result<PathBuf, OutputError> {
+    check_output_dir(dir)?;
+    for attempt in 1.. {
+        let name = if attempt == 1 {
+            format!("{stem}.{extension}")
+        } else {
+            format!("{stem}-{attempt}.{extension}")
+        };
+        let path = dir.join(name);
+        if !path.exists() && persist_new(&path, contents)? {
+            return Ok(path);
+        }
+    }
+    unreachable!("the loop only ends by returning")
+}
+
 /// A temporary file in `dir` created with mode 0666 less the umask, like any file the user's
 /// tools write (tempfile's own default, 0600, would hide reports from the rest of a team).
 fn new_temp_file(dir: &Path) -> std::io::Result<tempfile::NamedTempFile> {

@@ -15,7 +15,9 @@ mod summary;
 mod table;
 
 pub use failures::render_failures;
-pub use files::{check_output_dir, write_replacing, write_report, OutputError, ReportPaths};
+pub use files::{
+    check_output_dir, write_new, write_replacing, write_report, OutputError, ReportPaths,
+};
 pub use html::render_html;
 pub use read::{model_run, read_report, ReadError};
 pub use table::{render_model_list, render_table, DEFAULT_TABLE_WIDTH};
