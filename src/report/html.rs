@@ -605,9 +605,16 @@ fn funnels(shown: &[Shown]) -> String {
                     model.colour,
                     rate * 100.0
                 )),
+                // A rate is unknown when no valid run had the stage: either the suite leaves it
+                // out, or the model had no valid run at all.
                 None => html.push_str(&format!(
-                    "<div class=\"absent\">{}</div><div class=\"absent\">not in the suite</div><div class=\"value absent\">—</div>\n",
-                    stage.name()
+                    "<div class=\"absent\">{}</div><div class=\"absent\">{}</div><div class=\"value absent\">—</div>\n",
+                    stage.name(),
+                    if model.candidate.valid_runs == 0 {
+                        "no valid runs"
+                    } else {
+                        "not in the suite"
+                    }
                 )),
             }
         }
