@@ -46,9 +46,9 @@ pub fn main() -> ExitCode {
         Some(cli::Command::Compare(args)) => commands::compare::compare(&args),
         Some(cli::Command::Init(args)) => cli::InitSettings::resolve(&cli.global, args)
             .and_then(|settings| commands::init::init(&settings.workspace_root, settings.force)),
-        Some(
-            cli::Command::Optimize(_) | cli::Command::OptimizeOllama(_) | cli::Command::Generate(_),
-        ) => Err(anyhow::anyhow!(
+        Some(cli::Command::Generate(args)) => cli::GenerateSettings::resolve(&cli.global, *args)
+            .and_then(|settings| commands::generate::generate(&settings)),
+        Some(cli::Command::Optimize(_) | cli::Command::OptimizeOllama(_)) => Err(anyhow::anyhow!(
             "this command is being built on another branch of this commit"
         )),
         None => cli::Settings::for_run(&cli.global, cli.run)

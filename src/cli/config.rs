@@ -7,6 +7,7 @@
 
 use super::{FormatArg, SandboxArg};
 pub use crate::provider::ProviderProfile;
+use crate::provider::ModelSpec;
 use crate::score::Weights;
 use crate::suite::setting::{self, did_you_mean, Problem, Scalar};
 use crate::suite::{Diagnostic, Overrides, Stage};
@@ -21,6 +22,7 @@ use toml_edit::{Item, TableLike, Value};
 const KEYS: &[&str] = &[
     "suites",
     "models",
+    "model",
     "jobs",
     "output",
     "format",
@@ -48,6 +50,8 @@ const WEIGHT_KEYS: &[&str] = &["format", "compile", "test", "coverage"];
 pub struct Config {
     pub suites: Option<Vec<String>>,
     pub models: Option<Vec<String>>,
+    /// The model `generate` uses without `--model`, as `optimize --save` writes it.
+    pub model: Option<ModelSpec>,
     pub jobs: Option<usize>,
     pub output: Option<PathBuf>,
     pub format: Option<FormatArg>,
@@ -266,6 +270,7 @@ impl Checker<'_> {
             match name {
                 "suites" => config.suites = self.strings(item, &key),
                 "models" => config.models = self.strings(item, &key),
+                "model" => config.model = self.checked(item, &key, model(value)),
                 "jobs" => config.jobs = self.checked(item, &key, jobs(value)),
                 "output" => config.output = self.checked(item, &key, path(value)),
                 "format" => config.format = self.checked(item, &key, choice(value)),
@@ -507,6 +512,17 @@ fn checked_weights(weights: Weights) -> Result<Weights, Problem> {
         ));
     }
     Ok(weights)
+}
+
+/// `PROVIDER:MODEL`, checked as `--model` is.
+fn model(value: Scalar) -> Result<ModelSpec, Problem> {
+    match value {
+        Scalar::Str(text) => ModelSpec::parse(text).map_err(Problem::plain),
+        other => Err(Problem::plain(format!(
+            "expected a model as a string (PROVIDER:MODEL), found {}",
+            other.kind()
+        ))),
+    }
 }
 
 fn path(value: Scalar) -> Result<PathBuf, Problem> {

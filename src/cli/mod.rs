@@ -6,7 +6,7 @@ mod settings;
 
 pub use config::{Config, ProviderProfile};
 pub use settings::{
-    AcceptSettings, GateSettings, InitSettings, MergeSettings, ModelsSettings, OutputFormat,
+    AcceptSettings, GateSettings, GenerateSettings, InitSettings, MergeSettings, ModelsSettings, OutputFormat,
     OutputSettings, Settings,
 };
 
