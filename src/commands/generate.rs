@@ -100,6 +100,9 @@ fn finish(settings: &GenerateSettings, model_run: &ModelRun, tests: &str) -> any
     }
     let stage = failed_stage(last);
     let stage_name = stage.map_or("extraction", Stage::name);
+    if let Some(outcome) = last.stages.iter().find(|outcome| !outcome.passed) {
+        eprintln!("the {stage_name} stage said:\n{}", indent(&outcome.diagnostics));
+    }
     if settings.force && !last.code.trim().is_empty() {
         write_code(settings, &with_tests(&last.code, tests), stage)?;
     } else {
@@ -329,6 +332,13 @@ fn summary_line(conversation: &CaseRun, model_run: &ModelRun) -> String {
         "{attempts} attempt(s) ({repairs} repair(s)) in {:.1}s: {verdict}",
         model_run.elapsed.as_secs_f64()
     )
+}
+
+fn indent(text: &str) -> String {
+    text.lines()
+        .map(|line| format!("  {line}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn stage_names(stages: &[Stage]) -> String {
