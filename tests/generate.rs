@@ -60,8 +60,11 @@ fn ollama_server(answers: &[&str]) -> FakeServer {
     server.route(
         "POST",
         "/api/chat",
-        std::iter::once(Reply::ndjson(transcript("ollama/load.json")))
-            .chain(answers.iter().map(|answer| Reply::ndjson(ollama_chat(answer)))),
+        std::iter::once(Reply::ndjson(transcript("ollama/load.json"))).chain(
+            answers
+                .iter()
+                .map(|answer| Reply::ndjson(ollama_chat(answer))),
+        ),
     );
     server
 }
@@ -144,7 +147,9 @@ fn a_wrong_answer_is_repaired_and_the_passing_code_is_written_with_the_tests_wra
     let written = std::fs::read_to_string(project.path().join("src/add.rs")).unwrap();
     assert!(written.starts_with("pub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\n"));
     assert!(
-        written.contains("#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn adds() {"),
+        written.contains(
+            "#[cfg(test)]\nmod tests {\n    use super::*;\n\n    #[test]\n    fn adds() {"
+        ),
         "{written}"
     );
     // The model saw the tests, and the repair request followed its wrong answer.
@@ -204,8 +209,17 @@ fn force_writes_failing_code_with_a_warning_naming_the_stage() {
     let output = generate(
         &project,
         &[
-            "--prompt", PROMPT, "--tests", &tests, "--out", "add.rs", "-m", "fake:m", "--repairs",
-            "0", "--force",
+            "--prompt",
+            PROMPT,
+            "--tests",
+            &tests,
+            "--out",
+            "add.rs",
+            "-m",
+            "fake:m",
+            "--repairs",
+            "0",
+            "--force",
         ],
     );
     assert_eq!(code(&output), 1, "{}", explain(&output));
@@ -302,7 +316,8 @@ fn a_prompt_file_and_tests_with_their_own_module_are_taken_as_written() {
 
 #[test]
 fn a_hostile_answer_sees_no_secret_and_writes_nothing_outside_the_sandbox() {
-    let escape = std::env::temp_dir().join(format!("llm-bench-generate-escape-{}", std::process::id()));
+    let escape =
+        std::env::temp_dir().join(format!("llm-bench-generate-escape-{}", std::process::id()));
     let escape = escape.display().to_string();
     let hostile = format!(
         "```rust\npub fn add(a: i32, b: i32) -> i32 {{\n    let _ = std::fs::write(\"{escape}\", \"escaped\");\n    let leaked = std::env::var(\"OPENAI_API_KEY\").is_ok() as i32;\n    a + b + leaked\n}}\n```\n"
@@ -312,8 +327,17 @@ fn a_hostile_answer_sees_no_secret_and_writes_nothing_outside_the_sandbox() {
     let tests = project.write("tests.rs", BARE_TESTS);
     let output = project
         .command(&[
-            "generate", "--prompt", PROMPT, "--tests", &tests, "-o", "add.rs", "-m", "fake:m",
-            "--repairs", "0",
+            "generate",
+            "--prompt",
+            PROMPT,
+            "--tests",
+            &tests,
+            "-o",
+            "add.rs",
+            "-m",
+            "fake:m",
+            "--repairs",
+            "0",
         ])
         .env("OPENAI_API_KEY", "sk-leak-marker-generate")
         .output()

@@ -6,8 +6,8 @@
 //! as the flags they are twins of, and case settings through the suites' own.
 
 use super::{FormatArg, SandboxArg};
-pub use crate::provider::ProviderProfile;
 use crate::provider::ModelSpec;
+pub use crate::provider::ProviderProfile;
 use crate::score::Weights;
 use crate::suite::setting::{self, did_you_mean, Problem, Scalar};
 use crate::suite::{Diagnostic, Overrides, Stage};
@@ -648,6 +648,32 @@ mod tests {
         let mut settings = CaseSettings::default();
         config.case_settings.apply(&mut settings);
         assert_eq!(settings.samples, 5);
+    }
+
+    #[test]
+    fn the_saved_model_is_read_as_a_model_spec_and_a_malformed_one_is_located() {
+        let config = read(
+            Path::new("c.toml"),
+            "model = \"qwen:qwen2.5-coder-1.5b\"\n",
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        let model = config.model.unwrap();
+        assert_eq!(
+            (model.provider.as_str(), model.model.as_str()),
+            ("qwen", "qwen2.5-coder-1.5b")
+        );
+        let spec_problems = problems("model = \"qwen\"\n");
+        assert_eq!(spec_problems.len(), 1, "{spec_problems:?}");
+        assert!(
+            spec_problems[0].starts_with("1:9: model: `qwen` is not a model"),
+            "{spec_problems:?}"
+        );
+        assert_eq!(
+            problems("model = 7\n"),
+            ["1:9: model: expected a model as a string (PROVIDER:MODEL), found an integer"]
+        );
     }
 
     #[test]

@@ -6,8 +6,8 @@ mod settings;
 
 pub use config::{Config, ProviderProfile};
 pub use settings::{
-    AcceptSettings, GateSettings, GenerateSettings, InitSettings, MergeSettings, ModelsSettings, OutputFormat,
-    OutputSettings, Settings,
+    AcceptSettings, GateSettings, GenerateSettings, InitSettings, MergeSettings, ModelsSettings,
+    OutputFormat, OutputSettings, Settings,
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

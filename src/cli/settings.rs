@@ -6,8 +6,8 @@
 
 use super::config::{self, Config};
 use super::{
-    AcceptArgs, FormatArg, GenerateArgs, GlobalArgs, InitArgs, MergeArgs, ModelsArgs, RunArgs, SandboxArg,
-    ScoringArgs, ValidateArgs,
+    AcceptArgs, FormatArg, GenerateArgs, GlobalArgs, InitArgs, MergeArgs, ModelsArgs, RunArgs,
+    SandboxArg, ScoringArgs, ValidateArgs,
 };
 use crate::error::bad_input;
 use crate::partition::Partition;
@@ -300,9 +300,7 @@ impl GenerateSettings {
                 Some("say what the code should do with --prompt or --prompt-file".to_owned()),
             ));
         }
-        let tests = tests
-            .map(|path| read_input(&path, "tests"))
-            .transpose()?;
+        let tests = tests.map(|path| read_input(&path, "tests")).transpose()?;
         if let Some(out) = &out {
             if out.is_dir() {
                 return Err(bad_input(

@@ -71,7 +71,11 @@ fn print_attempt(event: Event) {
 }
 
 /// The conversation's outcome → the written code, the metrics, the exit code.
-fn finish(settings: &GenerateSettings, model_run: &ModelRun, tests: &str) -> anyhow::Result<Outcome> {
+fn finish(
+    settings: &GenerateSettings,
+    model_run: &ModelRun,
+    tests: &str,
+) -> anyhow::Result<Outcome> {
     let conversation = model_run.cases.first();
     let last = conversation.and_then(CaseRun::last);
     if let Some(conversation) = conversation {
@@ -101,7 +105,10 @@ fn finish(settings: &GenerateSettings, model_run: &ModelRun, tests: &str) -> any
     let stage = failed_stage(last);
     let stage_name = stage.map_or("extraction", Stage::name);
     if let Some(outcome) = last.stages.iter().find(|outcome| !outcome.passed) {
-        eprintln!("the {stage_name} stage said:\n{}", indent(&outcome.diagnostics));
+        eprintln!(
+            "the {stage_name} stage said:\n{}",
+            indent(&outcome.diagnostics)
+        );
     }
     if settings.force && !last.code.trim().is_empty() {
         write_code(settings, &with_tests(&last.code, tests), stage)?;
@@ -212,17 +219,22 @@ fn declares_module_named(code: &str, name: &str) -> bool {
     code.lines().any(|line| {
         let line = line.trim_start();
         let line = line.strip_prefix("pub ").unwrap_or(line);
-        line.strip_prefix("mod ")
-            .is_some_and(|rest| rest.trim_start().starts_with(name) && {
+        line.strip_prefix("mod ").is_some_and(|rest| {
+            rest.trim_start().starts_with(name) && {
                 let after = rest.trim_start()[name.len()..].trim_start();
                 after.starts_with('{') || after.starts_with(';')
-            })
+            }
+        })
     })
 }
 
 /// Writes the code to `--out` atomically, or to stdout; `failed` names the stage a forced
 /// write failed.
-fn write_code(settings: &GenerateSettings, code: &str, failed: Option<Stage>) -> anyhow::Result<()> {
+fn write_code(
+    settings: &GenerateSettings,
+    code: &str,
+    failed: Option<Stage>,
+) -> anyhow::Result<()> {
     if let Some(stage) = failed {
         eprintln!(
             "warning: --force: writing code that failed the {} stage",
@@ -310,7 +322,10 @@ fn failure_detail(outcome: &StageOutcome) -> String {
             format!("{stage} ({})", error_codes.join(", "))
         }
         StageDetail::Test { passed, total } if *total > 0 => {
-            format!("{stage} ({} of {total} tests failed)", total.saturating_sub(*passed))
+            format!(
+                "{stage} ({} of {total} tests failed)",
+                total.saturating_sub(*passed)
+            )
         }
         _ => stage.to_owned(),
     }
@@ -367,7 +382,8 @@ mod tests {
 
     #[test]
     fn tests_that_bring_their_own_module_are_appended_as_written() {
-        let tests = "#[cfg(test)]\nmod tests {\n    use super::*;\n    #[test]\n    fn adds() {}\n}";
+        let tests =
+            "#[cfg(test)]\nmod tests {\n    use super::*;\n    #[test]\n    fn adds() {}\n}";
         assert_eq!(
             with_tests("pub fn add() {}", tests),
             format!("pub fn add() {{}}\n\n{tests}\n")
