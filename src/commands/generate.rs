@@ -178,17 +178,21 @@ fn open_sandbox(settings: &GenerateSettings) -> anyhow::Result<Sandbox> {
 
 /// The code with the given tests after it, so `cargo test` in the user's project runs them:
 /// bare `#[test]` functions go in a `#[cfg(test)]` module that sees the code; a file with its
-/// own test module is appended as written.
-pub fn with_tests(code: &str, tests: &str) -> String {
+/// own module is appended as written. A module name the code already uses (a model's own
+/// `mod tests`) would clash, so then the tests go one module down, where the code is still in
+/// reach through `use super::*` (as the sandbox nests hidden tests).
+fn with_tests(code: &str, tests: &str) -> String {
     let code = code.trim_end();
     let tests = tests.trim();
     if tests.is_empty() {
         return format!("{code}\n");
     }
-    if declares_module(tests) {
+    let code_modules = module_names(code);
+    let tests_modules = module_names(tests);
+    if !tests_modules.is_empty() && !tests_modules.iter().any(|name| code_modules.contains(name)) {
         return format!("{code}\n\n{tests}\n");
     }
-    let module = if declares_module_named(code, TESTS_MODULE) {
+    let module = if code_modules.contains(&TESTS_MODULE) {
         TESTS_MODULE_FALLBACK
     } else {
         TESTS_MODULE
@@ -206,26 +210,26 @@ pub fn with_tests(code: &str, tests: &str) -> String {
     format!("{code}\n\n#[cfg(test)]\nmod {module} {{\n    use super::*;\n\n{body}}}\n")
 }
 
-/// Whether the tests bring their own module (`mod tests {`, `#[cfg(test)] mod x {`).
-fn declares_module(tests: &str) -> bool {
-    tests.lines().any(|line| {
-        let line = line.trim_start();
-        let line = line.strip_prefix("pub ").unwrap_or(line);
-        line.starts_with("mod ") && line.contains('{')
-    })
-}
-
-fn declares_module_named(code: &str, name: &str) -> bool {
-    code.lines().any(|line| {
-        let line = line.trim_start();
-        let line = line.strip_prefix("pub ").unwrap_or(line);
-        line.strip_prefix("mod ").is_some_and(|rest| {
-            rest.trim_start().starts_with(name) && {
-                let after = rest.trim_start()[name.len()..].trim_start();
-                after.starts_with('{') || after.starts_with(';')
-            }
+/// The names of the modules a file declares (`mod tests {`, `pub mod x;`), at any depth: a
+/// line-level look, enough to tell whether two files would clash.
+fn module_names(source: &str) -> Vec<&str> {
+    source
+        .lines()
+        .filter_map(|line| {
+            let line = line.trim_start();
+            let line = line
+                .strip_prefix("pub(crate) ")
+                .or_else(|| line.strip_prefix("pub "))
+                .unwrap_or(line);
+            let rest = line.strip_prefix("mod ")?.trim_start();
+            let end = rest
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(rest.len());
+            let after = rest[end..].trim_start();
+            (end > 0 && (after.starts_with('{') || after.starts_with(';') || after.is_empty()))
+                .then(|| &rest[..end])
         })
-    })
+        .collect()
 }
 
 /// Writes the code to `--out` atomically, or to stdout; `failed` names the stage a forced
@@ -397,7 +401,20 @@ mod tests {
             "#[test]\nfn given() {}\n",
         );
         assert!(written.contains("mod given_tests {"), "{written}");
-        assert!(!declares_module_named("mod testsuite {}", "tests"));
+        assert_eq!(
+            module_names("mod testsuite {}\npub mod a;\n// mod b\n"),
+            ["testsuite", "a"]
+        );
+    }
+
+    #[test]
+    fn a_tests_module_whose_name_the_code_uses_goes_one_module_down() {
+        let tests = "#[cfg(test)]\nmod tests {\n    use super::*;\n}";
+        let written = with_tests("fn f() {}\nmod tests {}\n", tests);
+        assert!(
+            written.ends_with("mod given_tests {\n    use super::*;\n\n    #[cfg(test)]\n    mod tests {\n        use super::*;\n    }\n}\n"),
+            "{written}"
+        );
     }
 
     #[test]
