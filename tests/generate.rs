@@ -349,3 +349,21 @@ fn a_hostile_answer_sees_no_secret_and_writes_nothing_outside_the_sandbox() {
         "{escape} escaped the sandbox"
     );
 }
+
+#[test]
+fn a_server_that_is_not_there_exits_3_and_writes_nothing() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let project = project_with(
+        Some("gone:m"),
+        &[("gone", &format!("http://127.0.0.1:{port}"))],
+    );
+    let output = generate(&project, &["--prompt", PROMPT, "-o", "add.rs", "--force"]);
+    assert_eq!(code(&output), 3, "{}", explain(&output));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("gone:m failed at the provider"), "{stderr}");
+    assert!(!project.path().join("add.rs").exists());
+}

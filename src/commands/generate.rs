@@ -78,7 +78,9 @@ fn finish(
 ) -> anyhow::Result<Outcome> {
     let conversation = model_run.cases.first();
     let last = conversation.and_then(CaseRun::last);
-    if let Some(conversation) = conversation {
+    if let Some(conversation) =
+        conversation.filter(|conversation| !conversation.attempts.is_empty())
+    {
         eprintln!("{}", summary_line(conversation, model_run));
     }
     let provider_failure = conversation
