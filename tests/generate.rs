@@ -269,6 +269,14 @@ fn without_a_model_or_with_an_offline_one_generate_says_what_to_do_and_exits_2()
     assert_eq!(code(&output), 2, "{}", explain(&output));
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot generate"));
 
+    let empty = project.write("empty.rs", "\n");
+    let output = generate(
+        &project,
+        &["--prompt", PROMPT, "-m", "ollama:m", "--tests", &empty],
+    );
+    assert_eq!(code(&output), 2, "{}", explain(&output));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("is empty"));
+
     let project = project_with(Some("not a model"), &[]);
     let output = generate(&project, &["--prompt", PROMPT]);
     assert_eq!(code(&output), 2, "{}", explain(&output));

@@ -300,7 +300,19 @@ impl GenerateSettings {
                 Some("say what the code should do with --prompt or --prompt-file".to_owned()),
             ));
         }
-        let tests = tests.map(|path| read_input(&path, "tests")).transpose()?;
+        let tests = match tests {
+            Some(path) => {
+                let tests = read_input(&path, "tests")?;
+                if tests.trim().is_empty() {
+                    return Err(bad_input(
+                        anyhow::anyhow!("--tests: {} is empty", path.display()),
+                        Some("give it the `#[test]` functions the code must pass, or leave --tests out".to_owned()),
+                    ));
+                }
+                Some(tests)
+            }
+            None => None,
+        };
         if let Some(out) = &out {
             if out.is_dir() {
                 return Err(bad_input(
