@@ -9,7 +9,7 @@ use super::Outcome;
 use crate::cli::GenerateSettings;
 use crate::error::{provider_unavailable, ExitKind};
 use crate::pipeline::{StageDetail, StageOutcome};
-use crate::provider;
+use crate::provider::{self, GenerationEnd};
 use crate::runner::{self, Attempt, CaseRun, Contestant, Event, ModelRun, Plan, RunError};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::score::Weights;
@@ -90,7 +90,11 @@ fn finish(
     if let Some(reason) = provider_failure {
         eprintln!("error: {} failed at the provider: {reason}", settings.model);
         if let Some(last) = last.filter(|last| settings.force && !last.code.trim().is_empty()) {
-            write_code(settings, &with_tests(&last.code, tests), failed_stage(last))?;
+            write_code(
+                settings,
+                &with_tests(&last.code, tests),
+                Some(failure_name(last)),
+            )?;
         } else {
             eprintln!("nothing written");
         }
@@ -104,16 +108,20 @@ fn finish(
         write_code(settings, &with_tests(&last.code, tests), None)?;
         return Ok(Outcome(ExitKind::Success));
     }
-    let stage = failed_stage(last);
-    let stage_name = stage.map_or("extraction", Stage::name);
+    let stage_name = failure_name(last);
     if let Some(outcome) = last.stages.iter().find(|outcome| !outcome.passed) {
         eprintln!(
             "the {stage_name} stage said:\n{}",
             indent(&outcome.diagnostics)
         );
     }
+    if let Some(why) = cut_short(&last.end) {
+        eprintln!("the answer was cut short: {why}");
+    }
     if settings.force && !last.code.trim().is_empty() {
-        write_code(settings, &with_tests(&last.code, tests), stage)?;
+        write_code(settings, &with_tests(&last.code, tests), Some(stage_name))?;
+    } else if settings.force {
+        eprintln!("error: the last answer held no code; nothing written");
     } else {
         eprintln!(
             "error: the last answer failed the {stage_name} stage; nothing written (--force writes it anyway)"
@@ -236,16 +244,9 @@ fn module_names(source: &str) -> Vec<&str> {
 
 /// Writes the code to `--out` atomically, or to stdout; `failed` names the stage a forced
 /// write failed.
-fn write_code(
-    settings: &GenerateSettings,
-    code: &str,
-    failed: Option<Stage>,
-) -> anyhow::Result<()> {
+fn write_code(settings: &GenerateSettings, code: &str, failed: Option<&str>) -> anyhow::Result<()> {
     if let Some(stage) = failed {
-        eprintln!(
-            "warning: --force: writing code that failed the {} stage",
-            stage.name()
-        );
+        eprintln!("warning: --force: writing code that failed the {stage} stage");
     }
     match &settings.out {
         Some(path) => {
@@ -283,6 +284,28 @@ fn failed_stage(attempt: &Attempt) -> Option<Stage> {
         .iter()
         .find(|outcome| !outcome.passed)
         .map(|outcome| outcome.stage)
+}
+
+/// Why an answer did not finish on its own, and what may help; None when it did.
+fn cut_short(end: &GenerationEnd) -> Option<&'static str> {
+    match end {
+        GenerationEnd::Finished => None,
+        GenerationEnd::MaxTokens => {
+            Some("it reached the token limit; a larger --max-tokens may help")
+        }
+        GenerationEnd::PromptTruncated { .. } => {
+            Some("the server cut the prompt to its context window; give the model a larger one")
+        }
+        GenerationEnd::ThinkingExhausted => {
+            Some("thinking used every token; a larger --max-tokens may help")
+        }
+    }
+}
+
+/// What a failed attempt failed: its first failing stage, or the extraction of code from the
+/// answer when no stage ran.
+fn failure_name(attempt: &Attempt) -> &'static str {
+    failed_stage(attempt).map_or("extraction", Stage::name)
 }
 
 /// `attempt 1: failed compile (E0308) · TTFT 0.41s · 35.2 tok/s · 120 tokens · 3.1s`
