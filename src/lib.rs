@@ -54,9 +54,8 @@ pub fn main() -> ExitCode {
             cli::OptimizeSettings::resolve(&cli.global, *args, true)
                 .and_then(|settings| commands::optimize::optimize(&settings))
         }
-        Some(cli::Command::Generate(_)) => Err(anyhow::anyhow!(
-            "this command is being built on another branch of this commit"
-        )),
+        Some(cli::Command::Generate(args)) => cli::GenerateSettings::resolve(&cli.global, *args)
+            .and_then(|settings| commands::generate::generate(&settings)),
         None => cli::Settings::for_run(&cli.global, cli.run)
             .and_then(|settings| commands::run::run(&settings)),
     };

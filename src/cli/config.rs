@@ -6,6 +6,7 @@
 //! as the flags they are twins of, and case settings through the suites' own.
 
 use super::{FormatArg, SandboxArg};
+use crate::provider::ModelSpec;
 pub use crate::provider::ProviderProfile;
 use crate::score::Weights;
 use crate::suite::setting::{self, did_you_mean, Problem, Scalar};
@@ -21,6 +22,7 @@ use toml_edit::{Item, TableLike, Value};
 const KEYS: &[&str] = &[
     "suites",
     "models",
+    "model",
     "jobs",
     "output",
     "format",
@@ -48,6 +50,8 @@ const WEIGHT_KEYS: &[&str] = &["format", "compile", "test", "coverage"];
 pub struct Config {
     pub suites: Option<Vec<String>>,
     pub models: Option<Vec<String>>,
+    /// The model `generate` uses without `--model`, as `optimize --save` writes it.
+    pub model: Option<ModelSpec>,
     pub jobs: Option<usize>,
     pub output: Option<PathBuf>,
     pub format: Option<FormatArg>,
@@ -266,6 +270,7 @@ impl Checker<'_> {
             match name {
                 "suites" => config.suites = self.strings(item, &key),
                 "models" => config.models = self.strings(item, &key),
+                "model" => config.model = self.checked(item, &key, model(value)),
                 "jobs" => config.jobs = self.checked(item, &key, jobs(value)),
                 "output" => config.output = self.checked(item, &key, path(value)),
                 "format" => config.format = self.checked(item, &key, choice(value)),
@@ -509,6 +514,17 @@ fn checked_weights(weights: Weights) -> Result<Weights, Problem> {
     Ok(weights)
 }
 
+/// `PROVIDER:MODEL`, checked as `--model` is.
+fn model(value: Scalar) -> Result<ModelSpec, Problem> {
+    match value {
+        Scalar::Str(text) => ModelSpec::parse(text).map_err(Problem::plain),
+        other => Err(Problem::plain(format!(
+            "expected a model as a string (PROVIDER:MODEL), found {}",
+            other.kind()
+        ))),
+    }
+}
+
 fn path(value: Scalar) -> Result<PathBuf, Problem> {
     match value {
         Scalar::Str(text) if !text.trim().is_empty() => Ok(PathBuf::from(text)),
@@ -632,6 +648,32 @@ mod tests {
         let mut settings = CaseSettings::default();
         config.case_settings.apply(&mut settings);
         assert_eq!(settings.samples, 5);
+    }
+
+    #[test]
+    fn the_saved_model_is_read_as_a_model_spec_and_a_malformed_one_is_located() {
+        let config = read(
+            Path::new("c.toml"),
+            "model = \"qwen:qwen2.5-coder-1.5b\"\n",
+            &[],
+        )
+        .unwrap()
+        .unwrap();
+        let model = config.model.unwrap();
+        assert_eq!(
+            (model.provider.as_str(), model.model.as_str()),
+            ("qwen", "qwen2.5-coder-1.5b")
+        );
+        let spec_problems = problems("model = \"qwen\"\n");
+        assert_eq!(spec_problems.len(), 1, "{spec_problems:?}");
+        assert!(
+            spec_problems[0].starts_with("1:9: model: `qwen` is not a model"),
+            "{spec_problems:?}"
+        );
+        assert_eq!(
+            problems("model = 7\n"),
+            ["1:9: model: expected a model as a string (PROVIDER:MODEL), found an integer"]
+        );
     }
 
     #[test]

@@ -7,8 +7,8 @@ mod settings;
 
 pub use config::{Config, ProviderProfile};
 pub use settings::{
-    AcceptSettings, Candidates, GateSettings, InitSettings, MergeSettings, ModelsSettings,
-    OptimizeSettings, OutputFormat, OutputSettings, Settings,
+    AcceptSettings, Candidates, GateSettings, GenerateSettings, InitSettings, MergeSettings,
+    ModelsSettings, OptimizeSettings, OutputFormat, OutputSettings, Settings,
 };
 
 use clap::{Args, Parser, Subcommand, ValueEnum};

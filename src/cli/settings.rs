@@ -6,8 +6,8 @@
 
 use super::config::{self, Config};
 use super::{
-    AcceptArgs, FormatArg, GlobalArgs, InitArgs, MergeArgs, ModelsArgs, OptimizeArgs, RunArgs,
-    SandboxArg, ScoringArgs, ValidateArgs,
+    AcceptArgs, FormatArg, GenerateArgs, GlobalArgs, InitArgs, MergeArgs, ModelsArgs, OptimizeArgs,
+    RunArgs, SandboxArg, ScoringArgs, ValidateArgs,
 };
 use crate::error::bad_input;
 use crate::partition::Partition;
@@ -301,6 +301,160 @@ impl OptimizeSettings {
     }
 }
 
+/// What `generate` needs: the model, what to ask, the tests the code must pass, where the code
+/// goes, and the case settings its one conversation is held to.
+#[derive(Debug, Clone)]
+pub struct GenerateSettings {
+    pub workspace_root: PathBuf,
+    /// `target/llm-bench` of the workspace: the scratch crates the answers are built in.
+    pub scratch_dir: PathBuf,
+    pub model: ModelSpec,
+    pub profiles: BTreeMap<String, ProviderProfile>,
+    /// What to write, as given (`--prompt`) or read (`--prompt-file`).
+    pub prompt: String,
+    /// The Rust tests the code must pass, as read from `--tests`; None runs no test stage.
+    pub tests: Option<String>,
+    /// None writes the code to stdout.
+    pub out: Option<PathBuf>,
+    /// Write the code even when it failed a stage.
+    pub force: bool,
+    /// The config's case settings, then the flags' (`repairs`, `temperature`, `max-tokens`,
+    /// `timeout`); `generate` itself sets the mode, stages and samples.
+    pub overrides: Overrides,
+    pub jobs: usize,
+    pub sandbox: SandboxRequest,
+}
+
+/// Repairs `generate` allows when neither the flag nor the config says.
+const GENERATE_REPAIRS: u32 = 3;
+
+impl GenerateSettings {
+    pub fn resolve(global: &GlobalArgs, args: GenerateArgs) -> anyhow::Result<GenerateSettings> {
+        let GenerateArgs {
+            prompt,
+            prompt_file,
+            tests,
+            out,
+            model,
+            repairs,
+            force,
+            temperature,
+            max_tokens,
+            timeout,
+            sandbox,
+        } = args;
+        let GlobalArgs {
+            manifest_path,
+            // `generate` prints each attempt as a line; it draws no bars.
+            no_progress: _,
+        } = global;
+        let workspace = find_workspace(manifest_path.as_deref())?;
+        let config = config::load(&workspace.root, &workspace.manifests)?;
+        let model = match model {
+            Some(text) => ModelSpec::parse(&text)
+                .map_err(|message| bad_input(anyhow::anyhow!("--model: {message}"), None))?,
+            None => config.model.clone().ok_or_else(|| {
+                bad_input(
+                    anyhow::anyhow!("no model to generate with"),
+                    Some(
+                        "pass --model PROVIDER:MODEL, or run `cargo llm-bench optimize --save` to save the best model of this machine as `model` in the config"
+                            .to_owned(),
+                    ),
+                )
+            })?,
+        };
+        if matches!(model.provider.as_str(), "reference" | "replay")
+            && !config.providers.contains_key(&model.provider)
+        {
+            return Err(bad_input(
+                anyhow::anyhow!(
+                    "`{model}` cannot generate: it only answers the cases of a suite it already knows"
+                ),
+                Some("pass --model with a model that writes code, such as `ollama:qwen2.5-coder:7b`".to_owned()),
+            ));
+        }
+        let prompt = match (prompt, prompt_file) {
+            (Some(text), _) => text,
+            (None, Some(path)) => read_input(&path, "prompt-file")?,
+            (None, None) => {
+                return Err(bad_input(
+                    anyhow::anyhow!("nothing to generate"),
+                    Some("pass --prompt TEXT or --prompt-file FILE".to_owned()),
+                ))
+            }
+        };
+        if prompt.trim().is_empty() {
+            return Err(bad_input(
+                anyhow::anyhow!("the prompt is empty"),
+                Some("say what the code should do with --prompt or --prompt-file".to_owned()),
+            ));
+        }
+        let tests = match tests {
+            Some(path) => {
+                let tests = read_input(&path, "tests")?;
+                if tests.trim().is_empty() {
+                    return Err(bad_input(
+                        anyhow::anyhow!("--tests: {} is empty", path.display()),
+                        Some("give it the `#[test]` functions the code must pass, or leave --tests out".to_owned()),
+                    ));
+                }
+                Some(tests)
+            }
+            None => None,
+        };
+        if let Some(out) = &out {
+            if out.is_dir() {
+                return Err(bad_input(
+                    anyhow::anyhow!("--out: {} is a folder", out.display()),
+                    Some("pass the path of the Rust file to write".to_owned()),
+                ));
+            }
+        }
+        let mut overrides = config.case_settings.clone();
+        set_case_flags(
+            &mut overrides,
+            &[
+                ("repairs", Some(GENERATE_REPAIRS.to_string())),
+                ("repairs", repairs.map(|repairs| repairs.to_string())),
+                ("temperature", temperature),
+                ("max-tokens", max_tokens),
+                ("timeout", timeout),
+            ],
+        )?;
+        let jobs = config
+            .jobs
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+        Ok(GenerateSettings {
+            scratch_dir: workspace.target_dir.join("llm-bench"),
+            workspace_root: workspace.root,
+            model,
+            profiles: config.providers,
+            prompt,
+            tests,
+            out,
+            force,
+            overrides,
+            jobs,
+            sandbox: match sandbox.or(config.sandbox) {
+                Some(SandboxArg::Auto) | None => SandboxRequest::Auto,
+                Some(SandboxArg::Bwrap) => SandboxRequest::Bwrap,
+                Some(SandboxArg::Unshare) => SandboxRequest::Unshare,
+                Some(SandboxArg::None) => SandboxRequest::None,
+            },
+        })
+    }
+}
+
+/// A file a flag names, read as text; a file that cannot be read is bad input naming the flag.
+fn read_input(path: &Path, flag: &str) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).map_err(|error| {
+        bad_input(
+            anyhow::anyhow!("--{flag}: cannot read {}: {error}", path.display()),
+            None,
+        )
+    })
+}
+
 /// The cargo workspace the tool runs in.
 #[derive(Debug, Clone)]
 struct Workspace {
@@ -464,6 +618,8 @@ impl Settings {
         let (mut settings, config) = Settings::base(global, scoring)?;
         let Config {
             models: config_models,
+            // `generate`'s model, not a list to benchmark.
+            model: _,
             min_score: config_min_score,
             output: config_output,
             providers,

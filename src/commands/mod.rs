@@ -2,6 +2,7 @@
 
 pub mod accept;
 pub mod compare;
+pub mod generate;
 pub mod init;
 pub mod merge;
 pub mod models;
