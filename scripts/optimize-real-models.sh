@@ -7,7 +7,10 @@
 #   2. --target-score 0.6;
 #   3. --max-seconds-per-case 16s;
 # the second and third from the response cache (no model is asked again), then --save, which
-# writes the recommendation into the project's Cargo.toml. Servers are stopped on any exit.
+# writes the recommendation into the project's Cargo.toml (checked: nothing else in it changes),
+# then `generate` without `--model`, which must use the saved model to write code for a new prompt
+# that passes the given tests (checked with `cargo test` in the project). Servers are stopped on
+# any exit.
 #
 # Usage: scripts/optimize-real-models.sh
 #   LLM_BENCH              the tool binary (default cargo-llm-bench)
@@ -20,7 +23,7 @@ tool=${LLM_BENCH:-cargo-llm-bench}
 suite=$root/fixtures/e2e/optimize.yaml
 for arg in "$@"; do
     case $arg in
-        -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h | --help) sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) echo "error: unknown argument $arg (try --help)" >&2; exit 2 ;;
     esac
 done
@@ -108,5 +111,34 @@ echo "took $((SECONDS - run_started))s"
 step "--save: the recommendation goes into Cargo.toml, the rest of it untouched"
 cp Cargo.toml "$work/Cargo.toml.before"
 "${optimize[@]}" --save >/dev/null
-diff "$work/Cargo.toml.before" Cargo.toml || true
+diff "$work/Cargo.toml.before" Cargo.toml >"$work/save.diff" || true
+cat "$work/save.diff"
+# Exactly one line added, and it is the model: comments and every other key stay as they were.
+if [ "$(grep -c '^[<>]' "$work/save.diff")" != 1 ] || ! grep -q '^> model = "' "$work/save.diff"; then
+    echo "error: --save changed more of Cargo.toml than the model line" >&2
+    exit 1
+fi
+
+step "generate with the saved model (no --model): a new prompt, the code must pass the given tests"
+cat >"$work/project/leap_tests.rs" <<'RUST'
+#[test]
+fn every_fourth_year_is_a_leap_year() {
+    assert!(is_leap_year(2024));
+    assert!(!is_leap_year(2023));
+}
+
+#[test]
+fn centuries_are_leap_years_only_every_four_hundred_years() {
+    assert!(!is_leap_year(1900));
+    assert!(is_leap_year(2000));
+}
+RUST
+run_started=$SECONDS
+"$tool" llm-bench generate --no-progress \
+    --prompt 'Write `pub fn is_leap_year(year: u32) -> bool` for the Gregorian calendar.' \
+    --tests leap_tests.rs --out src/leap.rs
+echo "took $((SECONDS - run_started))s"
+echo 'pub mod leap;' >src/lib.rs
+cat src/leap.rs
+cargo test --quiet --offline 2>&1 | tail -3
 step "done in $((SECONDS - started))s; HTML report: $work/optimize.html"
