@@ -435,12 +435,7 @@ impl GenerateSettings {
             force,
             overrides,
             jobs,
-            sandbox: match sandbox.or(config.sandbox) {
-                Some(SandboxArg::Auto) | None => SandboxRequest::Auto,
-                Some(SandboxArg::Bwrap) => SandboxRequest::Bwrap,
-                Some(SandboxArg::Unshare) => SandboxRequest::Unshare,
-                Some(SandboxArg::None) => SandboxRequest::None,
-            },
+            sandbox: sandbox_request(sandbox.or(config.sandbox)),
         })
     }
 }
@@ -797,12 +792,7 @@ impl Settings {
             overrides,
             weights: config.weights.unwrap_or_default(),
             progress: !no_progress,
-            sandbox: match sandbox.or(config.sandbox) {
-                Some(SandboxArg::Auto) | None => SandboxRequest::Auto,
-                Some(SandboxArg::Bwrap) => SandboxRequest::Bwrap,
-                Some(SandboxArg::Unshare) => SandboxRequest::Unshare,
-                Some(SandboxArg::None) => SandboxRequest::None,
-            },
+            sandbox: sandbox_request(sandbox.or(config.sandbox)),
             keep_scratch,
             profiles: BTreeMap::new(),
         };
@@ -847,4 +837,14 @@ fn expand_suites(patterns: &[String], base_dir: &Path, cwd: &Path) -> anyhow::Re
         }
     }
     Ok(paths)
+}
+
+/// The sandbox asked for by flag or config; `auto` when neither says.
+fn sandbox_request(level: Option<SandboxArg>) -> SandboxRequest {
+    match level {
+        Some(SandboxArg::Auto) | None => SandboxRequest::Auto,
+        Some(SandboxArg::Bwrap) => SandboxRequest::Bwrap,
+        Some(SandboxArg::Unshare) => SandboxRequest::Unshare,
+        Some(SandboxArg::None) => SandboxRequest::None,
+    }
 }

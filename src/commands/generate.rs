@@ -169,21 +169,14 @@ fn one_case_suite(settings: &GenerateSettings) -> Suite {
 }
 
 fn open_sandbox(settings: &GenerateSettings) -> anyhow::Result<Sandbox> {
-    let options = SandboxOptions {
-        jobs: settings.jobs,
-        request: settings.sandbox,
-        keep_scratch: false,
-    };
-    let sandbox = Sandbox::open_with(&settings.scratch_dir, options).with_context(|| {
-        format!(
-            "cannot open the scratch folder {}",
-            settings.scratch_dir.display()
-        )
-    })?;
-    if let Some(warning) = sandbox.warning() {
-        eprintln!("warning: {warning}");
-    }
-    Ok(sandbox)
+    super::open_sandbox(
+        &settings.scratch_dir,
+        SandboxOptions {
+            jobs: settings.jobs,
+            request: settings.sandbox,
+            keep_scratch: false,
+        },
+    )
 }
 
 /// The code with the given tests after it, so `cargo test` in the user's project runs them:

@@ -16,6 +16,7 @@ use crate::sandbox::{Sandbox, SandboxOptions, UnresolvedDependencies};
 use crate::suite::{self, Overrides, Suite};
 use anyhow::Context;
 use std::collections::HashMap;
+use std::path::Path;
 
 /// Loads every suite, reporting the problems of all of them before giving up; the layers above
 /// the suites (config, flags) are laid over every case here, and only here.
@@ -80,17 +81,20 @@ fn reference_answers(suites: &[Suite]) -> HashMap<(String, String), String> {
 }
 
 fn sandbox(settings: &Settings) -> anyhow::Result<Sandbox> {
-    let options = SandboxOptions {
-        jobs: settings.jobs,
-        request: settings.sandbox,
-        keep_scratch: settings.keep_scratch,
-    };
-    let sandbox = Sandbox::open_with(&settings.scratch_dir, options).with_context(|| {
-        format!(
-            "cannot open the scratch folder {}",
-            settings.scratch_dir.display()
-        )
-    })?;
+    open_sandbox(
+        &settings.scratch_dir,
+        SandboxOptions {
+            jobs: settings.jobs,
+            request: settings.sandbox,
+            keep_scratch: settings.keep_scratch,
+        },
+    )
+}
+
+/// The sandbox over `scratch_dir`, after saying why it is weaker than asked, if it is.
+fn open_sandbox(scratch_dir: &Path, options: SandboxOptions) -> anyhow::Result<Sandbox> {
+    let sandbox = Sandbox::open_with(scratch_dir, options)
+        .with_context(|| format!("cannot open the scratch folder {}", scratch_dir.display()))?;
     if let Some(warning) = sandbox.warning() {
         eprintln!("warning: {warning}");
     }

@@ -182,26 +182,17 @@ impl OllamaProvider {
 
     /// `GET /api/ps`: the context the server actually allocated for our model, if loaded.
     async fn allocated_context(&self) -> Option<u64> {
-        let value = self
-            .endpoint
-            .json(Method::GET, self.endpoint.url("/api/ps"), None)
-            .await
-            .ok()?;
-        let wanted = with_tag(&self.model);
-        wire::at(&value, &["models"])?
-            .as_array()?
-            .iter()
-            .find(|entry| {
-                [&["name"][..], &["model"][..]]
-                    .iter()
-                    .any(|path| text(entry, path).map(with_tag).as_deref() == Some(&wanted))
-            })
-            .and_then(|entry| count(entry, &["context_length"]))
+        count(&self.loaded_entry().await?, &["context_length"])
     }
 
     /// `GET /api/ps`: the memory our loaded model takes, in bytes (`size`; the share in video
     /// memory is part of it). None when the model is not loaded or the server does not say.
     pub async fn memory_in_use(&self) -> Option<u64> {
+        count(&self.loaded_entry().await?, &["size"])
+    }
+
+    /// Our model's entry in `GET /api/ps`, when it is loaded.
+    async fn loaded_entry(&self) -> Option<Value> {
         let value = self
             .endpoint
             .json(Method::GET, self.endpoint.url("/api/ps"), None)
@@ -216,7 +207,7 @@ impl OllamaProvider {
                     .iter()
                     .any(|path| text(entry, path).map(with_tag).as_deref() == Some(&wanted))
             })
-            .and_then(|entry| count(entry, &["size"]))
+            .cloned()
     }
 
     /// Checks the model exists (else `Unusable` with `ollama pull` and the names there are),
