@@ -7,7 +7,7 @@ mod fake_server;
 #[path = "support/project.rs"]
 mod project;
 
-use fake_server::{transcript, FakeServer, Reply};
+use fake_server::{fake_ollama, ollama_chat, FakeServer, Reply};
 use project::Project;
 use serde_json::Value;
 use std::process::Output;
@@ -17,56 +17,14 @@ const RIGHT: &str = "```rust\npub fn add(a: i32, b: i32) -> i32 {\n    a + b\n}\
 const WRONG: &str = "```rust\npub fn add(a: i32, b: i32) -> i32 {\n    a - b\n}\n```\n";
 const BARE_TESTS: &str = "#[test]\nfn adds() {\n    assert_eq!(add(2, 3), 5);\n}\n";
 
-/// An Ollama `/api/chat` stream of `answer`, a few characters a line, with the server's
-/// durations on its last line.
-fn ollama_chat(answer: &str) -> Vec<u8> {
-    let pieces: Vec<String> = answer
-        .chars()
-        .collect::<Vec<_>>()
-        .chunks(6)
-        .map(|chunk| chunk.iter().collect())
-        .collect();
-    let mut body = String::new();
-    for piece in &pieces {
-        let line = serde_json::json!({"model": "m", "created_at": "2026-11-30T10:00:00.1Z",
-            "message": {"role": "assistant", "content": piece}, "done": false});
-        body.push_str(&line.to_string());
-        body.push('\n');
-    }
-    let last = serde_json::json!({"model": "m", "created_at": "2026-11-30T10:00:01Z",
-        "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": "stop",
-        "total_duration": 1_500_000_000_u64, "load_duration": 1_000_000,
-        "prompt_eval_count": 40, "prompt_eval_duration": 100_000_000,
-        "eval_count": pieces.len(), "eval_duration": 1_000_000_000_u64});
-    body.push_str(&last.to_string());
-    body.push('\n');
-    body.into_bytes()
-}
-
 /// A fake Ollama server that knows one model and answers its chats with `answers` in order
 /// (the last one repeats), after the load request.
 fn ollama_server(answers: &[&str]) -> FakeServer {
-    let server = FakeServer::start();
-    server.route(
-        "GET",
-        "/api/version",
-        [Reply::json(200, &b"{\"version\":\"0.16.3\"}"[..])],
-    );
-    server.route(
-        "POST",
-        "/api/show",
-        [Reply::json(200, transcript("ollama/show.json"))],
-    );
-    server.route(
-        "POST",
-        "/api/chat",
-        std::iter::once(Reply::ndjson(transcript("ollama/load.json"))).chain(
-            answers
-                .iter()
-                .map(|answer| Reply::ndjson(ollama_chat(answer))),
-        ),
-    );
-    server
+    fake_ollama(
+        answers
+            .iter()
+            .map(|answer| Reply::ndjson(ollama_chat(answer, true, "stop"))),
+    )
 }
 
 /// The chat requests that asked for an answer (the load request asks for none).

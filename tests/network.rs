@@ -6,7 +6,7 @@ mod fake_server;
 #[path = "support/project.rs"]
 mod project;
 
-use fake_server::{transcript, FakeServer, Reply, Split};
+use fake_server::{fake_ollama, fake_ollama_showing, transcript, FakeServer, Reply, Split};
 use project::Project;
 use serde_json::Value;
 use std::process::Output;
@@ -45,78 +45,9 @@ cases:
       }
 "#;
 
-/// Encodes like Go's `json.Marshal`: `<`, `>` and `&` escaped, as Ollama sends them.
-fn go_json(value: &Value) -> String {
-    serde_json::to_string(value)
-        .unwrap()
-        .replace('<', "\\u003c")
-        .replace('>', "\\u003e")
-        .replace('&', "\\u0026")
-}
-
-/// An Ollama `/api/chat` stream of `answer`, a few characters a line, and its final line with
-/// or without the server's durations (the cloud shape has none).
+/// An Ollama `/api/chat` stream of `answer` that ends by itself.
 fn ollama_chat(answer: &str, with_metrics: bool) -> Vec<u8> {
-    ollama_chat_ending(answer, with_metrics, "stop")
-}
-
-fn ollama_chat_ending(answer: &str, with_metrics: bool, done_reason: &str) -> Vec<u8> {
-    let pieces: Vec<String> = answer
-        .chars()
-        .collect::<Vec<_>>()
-        .chunks(6)
-        .map(|chunk| chunk.iter().collect())
-        .collect();
-    let mut body = String::new();
-    for piece in &pieces {
-        let line = serde_json::json!({"model": "m", "created_at": "2026-11-30T10:00:00.1Z",
-            "message": {"role": "assistant", "content": piece}, "done": false});
-        body.push_str(&go_json(&line));
-        body.push('\n');
-    }
-    let mut last = serde_json::json!({"model": "m", "created_at": "2026-11-30T10:00:01Z",
-        "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": done_reason});
-    if with_metrics {
-        let extra = serde_json::json!({"total_duration": 1_500_000_000_u64, "load_duration": 1_000_000,
-            "prompt_eval_count": 40, "prompt_eval_duration": 100_000_000,
-            "eval_count": pieces.len(), "eval_duration": 1_000_000_000_u64});
-        last.as_object_mut()
-            .unwrap()
-            .extend(extra.as_object().unwrap().clone());
-    } else {
-        last["prompt_eval_count"] = 40.into();
-        last["eval_count"] = pieces.len().into();
-    }
-    body.push_str(&go_json(&last));
-    body.push('\n');
-    body.into_bytes()
-}
-
-/// A fake Ollama server that knows one model and answers every chat with `replies`, after the
-/// load request of `prepare`.
-fn ollama_server(replies: Vec<Reply>) -> FakeServer {
-    ollama_server_showing(Reply::json(200, transcript("ollama/show.json")), replies)
-}
-
-fn ollama_server_showing(show: Reply, replies: Vec<Reply>) -> FakeServer {
-    let server = FakeServer::start();
-    server.route(
-        "GET",
-        "/api/version",
-        [Reply::json(200, &b"{\"version\":\"0.16.3\"}"[..])],
-    );
-    server.route("POST", "/api/show", [show]);
-    server.route(
-        "GET",
-        "/api/tags",
-        [Reply::json(200, transcript("ollama/tags.json"))],
-    );
-    server.route(
-        "POST",
-        "/api/chat",
-        std::iter::once(Reply::ndjson(transcript("ollama/load.json"))).chain(replies),
-    );
-    server
+    fake_server::ollama_chat(answer, with_metrics, "stop")
 }
 
 fn config(profiles: &[(&str, &str)]) -> String {
@@ -205,7 +136,7 @@ fn an_ollama_server_that_splits_escapes_omits_metrics_and_rate_limits_is_scored_
 
 #[test]
 fn server_durations_become_the_reported_speed() {
-    let server = ollama_server(vec![Reply::ndjson(ollama_chat(GOOD_ANSWER, true))]);
+    let server = fake_ollama(vec![Reply::ndjson(ollama_chat(GOOD_ANSWER, true))]);
     let project = Project::with_manifest_extra(&config(&[("fake", &server.url())]));
     let output = run_suite(&project, &["-m", "fake:qwen2.5-coder:7b"], &[]);
     assert_eq!(code(&output), 0, "{}", explain(&output));
@@ -229,8 +160,8 @@ fn server_durations_become_the_reported_speed() {
 
 #[test]
 fn a_provider_that_dies_mid_run_stops_alone_and_the_other_report_is_complete() {
-    let healthy = ollama_server(vec![Reply::ndjson(ollama_chat(GOOD_ANSWER, true))]);
-    let dying = ollama_server(vec![
+    let healthy = fake_ollama(vec![Reply::ndjson(ollama_chat(GOOD_ANSWER, true))]);
+    let dying = fake_ollama(vec![
         Reply::ndjson(ollama_chat(GOOD_ANSWER, true)),
         Reply::json(
             404,
@@ -276,8 +207,8 @@ fn a_provider_that_dies_mid_run_stops_alone_and_the_other_report_is_complete() {
 
 #[test]
 fn answers_cut_by_max_tokens_or_a_truncated_prompt_are_invalid_runs_not_failures() {
-    let server = ollama_server(vec![
-        Reply::ndjson(ollama_chat_ending(
+    let server = fake_ollama(vec![
+        Reply::ndjson(fake_server::ollama_chat(
             "```rust\npub fn add(a: i32, b: i32) -> i32 {\n",
             true,
             "length",
@@ -301,7 +232,7 @@ fn answers_cut_by_max_tokens_or_a_truncated_prompt_are_invalid_runs_not_failures
 
 #[test]
 fn api_keys_never_reach_a_local_server_the_reports_or_the_output() {
-    let server = ollama_server(vec![Reply::ndjson(ollama_chat(GOOD_ANSWER, true))]);
+    let server = fake_ollama(vec![Reply::ndjson(ollama_chat(GOOD_ANSWER, true))]);
     let project = Project::with_manifest_extra(&config(&[("fake", &server.url())]));
     let markers = [
         ("OLLAMA_API_KEY", "marker-ollama-5c1e"),
@@ -338,7 +269,7 @@ fn api_keys_never_reach_a_local_server_the_reports_or_the_output() {
 
 #[test]
 fn an_unknown_model_exits_3_naming_the_models_that_exist() {
-    let server = ollama_server_showing(
+    let server = fake_ollama_showing(
         Reply::json(404, &b"{\"error\":\"model 'llama9' not found\"}"[..]),
         Vec::new(),
     );
@@ -352,7 +283,7 @@ fn an_unknown_model_exits_3_naming_the_models_that_exist() {
 
 #[test]
 fn models_lists_what_the_server_has_with_sizes_and_quantization() {
-    let server = ollama_server(Vec::new());
+    let server = fake_ollama(Vec::new());
     let project = Project::with_manifest_extra(&config(&[("fake", &server.url())]));
     let output = project.run_with_env(&["models", "fake"], &[]);
     assert_eq!(code(&output), 0, "{}", explain(&output));

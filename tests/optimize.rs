@@ -7,7 +7,7 @@ mod fake_server;
 #[path = "support/project.rs"]
 mod project;
 
-use fake_server::{transcript, FakeServer, Reply, Split};
+use fake_server::{fake_ollama, transcript, FakeServer, Reply, Split};
 use project::Project;
 use serde_json::Value;
 use std::process::Output;
@@ -134,41 +134,18 @@ fn large_fast_and_small_slow() -> (FakeServer, FakeServer, Project) {
     (large, small, project)
 }
 
-/// A fake local Ollama server with the models of `ollama/tags.json`, answering every chat with
-/// `GOOD_ANSWER`.
+/// A fake local Ollama server with the models of `ollama/tags.json` and a loaded model in
+/// `/api/ps`, answering every chat with `GOOD_ANSWER` (after the first model's load; the second
+/// model's load takes an answer too).
 fn ollama_server() -> FakeServer {
-    let server = FakeServer::start();
-    server.route(
-        "GET",
-        "/api/version",
-        [Reply::json(200, &b"{\"version\":\"0.16.3\"}"[..])],
-    );
-    server.route(
-        "GET",
-        "/api/tags",
-        [Reply::json(200, transcript("ollama/tags.json"))],
-    );
-    server.route(
-        "POST",
-        "/api/show",
-        [Reply::json(200, transcript("ollama/show.json"))],
-    );
+    let answer = serde_json::json!({"model": "m", "created_at": "2026-11-30T10:00:01Z",
+        "message": {"role": "assistant", "content": GOOD_ANSWER}, "done": true,
+        "done_reason": "stop", "prompt_eval_count": 20, "eval_count": 30});
+    let server = fake_ollama([Reply::ndjson(format!("{answer}\n"))]);
     server.route(
         "GET",
         "/api/ps",
         [Reply::json(200, transcript("ollama/ps.json"))],
-    );
-    let answer = serde_json::json!({"model": "m", "created_at": "2026-11-30T10:00:01Z",
-        "message": {"role": "assistant", "content": GOOD_ANSWER}, "done": true,
-        "done_reason": "stop", "prompt_eval_count": 20, "eval_count": 30});
-    // The first model's load, then answers (the second model's load takes one too).
-    server.route(
-        "POST",
-        "/api/chat",
-        [
-            Reply::ndjson(transcript("ollama/load.json")),
-            Reply::ndjson(format!("{answer}\n")),
-        ],
     );
     server
 }

@@ -433,3 +433,74 @@ fn reason(status: u16) -> &'static str {
         _ => "Status",
     }
 }
+
+/// JSON as Ollama's Go server writes it: `<`, `>` and `&` escaped.
+pub fn go_json(value: &serde_json::Value) -> String {
+    serde_json::to_string(value)
+        .unwrap()
+        .replace('<', "\\u003c")
+        .replace('>', "\\u003e")
+        .replace('&', "\\u0026")
+}
+
+/// An Ollama `/api/chat` stream of `answer`, a few characters a line, and its final line ending
+/// for `done_reason`, with or without the server's durations (the cloud shape has none).
+pub fn ollama_chat(answer: &str, with_metrics: bool, done_reason: &str) -> Vec<u8> {
+    let pieces: Vec<String> = answer
+        .chars()
+        .collect::<Vec<_>>()
+        .chunks(6)
+        .map(|chunk| chunk.iter().collect())
+        .collect();
+    let mut body = String::new();
+    for piece in &pieces {
+        let line = serde_json::json!({"model": "m", "created_at": "2026-11-30T10:00:00.1Z",
+            "message": {"role": "assistant", "content": piece}, "done": false});
+        body.push_str(&go_json(&line));
+        body.push('\n');
+    }
+    let mut last = serde_json::json!({"model": "m", "created_at": "2026-11-30T10:00:01Z",
+        "message": {"role": "assistant", "content": ""}, "done": true, "done_reason": done_reason});
+    if with_metrics {
+        let extra = serde_json::json!({"total_duration": 1_500_000_000_u64, "load_duration": 1_000_000,
+            "prompt_eval_count": 40, "prompt_eval_duration": 100_000_000,
+            "eval_count": pieces.len(), "eval_duration": 1_000_000_000_u64});
+        last.as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+    } else {
+        last["prompt_eval_count"] = 40.into();
+        last["eval_count"] = pieces.len().into();
+    }
+    body.push_str(&go_json(&last));
+    body.push('\n');
+    body.into_bytes()
+}
+
+/// A fake local Ollama server with the models of `ollama/tags.json` that answers chats with
+/// `replies` in order (the last repeats), after the load request of `prepare`.
+pub fn fake_ollama(replies: impl IntoIterator<Item = Reply>) -> FakeServer {
+    fake_ollama_showing(Reply::json(200, transcript("ollama/show.json")), replies)
+}
+
+/// `fake_ollama` whose `/api/show` answers `show`.
+pub fn fake_ollama_showing(show: Reply, replies: impl IntoIterator<Item = Reply>) -> FakeServer {
+    let server = FakeServer::start();
+    server.route(
+        "GET",
+        "/api/version",
+        [Reply::json(200, &b"{\"version\":\"0.16.3\"}"[..])],
+    );
+    server.route("POST", "/api/show", [show]);
+    server.route(
+        "GET",
+        "/api/tags",
+        [Reply::json(200, transcript("ollama/tags.json"))],
+    );
+    server.route(
+        "POST",
+        "/api/chat",
+        std::iter::once(Reply::ndjson(transcript("ollama/load.json"))).chain(replies),
+    );
+    server
+}
