@@ -16,6 +16,9 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+/// The significance level of the regression test when none is given.
+pub const DEFAULT_SIGNIFICANCE: f64 = 0.05;
+
 /// Bootstrap resamples of the cases for each confidence interval.
 const BOOTSTRAP_RESAMPLES: usize = 4_000;
 /// Up to this many cases that moved, the sign-flip test enumerates every sign pattern.

@@ -1,4 +1,5 @@
-//! `init` in a fresh project, then the commands it prints, as a new user would type them.
+//! `init` in a fresh project, then the commands it prints, as a new user would type them; and
+//! the `model` that `optimize --save` leaves in the config.
 
 #[path = "support/project.rs"]
 mod project;
@@ -75,4 +76,19 @@ fn init_refuses_to_overwrite_without_force() {
     assert!(
         replaced.contains("models = [\"reference\"]") && replaced.starts_with("# cargo llm-bench")
     );
+}
+
+#[test]
+fn the_saved_model_is_what_run_benchmarks_when_no_models_are_named() {
+    let project = Project::new();
+    assert_eq!(project.run(&["init"]).status.code(), Some(0));
+    // As `optimize --save` leaves it: a `model`, and no `models` list.
+    project.write(
+        "llm-bench.toml",
+        "suites = [\"suites/starter.yaml\"]\nmodel = \"reference\"\n",
+    );
+    let run = project.run(&["run", "--no-progress", "--format", "json"]);
+    assert_eq!(run.status.code(), Some(0), "{}", stderr(&run));
+    let reports: serde_json::Value = serde_json::from_slice(&run.stdout).unwrap();
+    assert_eq!(reports[0]["provider"], "reference", "{reports:#}");
 }

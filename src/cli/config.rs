@@ -307,7 +307,7 @@ impl Checker<'_> {
                     config.fail_on_regression = self.checked(item, &key, boolean(value))
                 }
                 "significance" => {
-                    config.significance = self.checked(item, &key, setting::fraction(value))
+                    config.significance = self.checked(item, &key, setting::significance(value))
                 }
                 "snapshot" => config.snapshot = self.checked(item, &key, boolean(value)),
                 "junit" => config.junit = self.checked(item, &key, path(value)),

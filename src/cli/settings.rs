@@ -570,7 +570,7 @@ impl Settings {
             return Err(bad_input(
                 anyhow::anyhow!("no model to benchmark"),
                 Some(
-                    "pass --model (e.g. `--model reference`) or set `models` in the config"
+                    "pass --model (e.g. `--model reference`), or set `models` (or the `model` `optimize --save` writes) in the config"
                         .to_owned(),
                 ),
             ));
@@ -613,8 +613,8 @@ impl Settings {
         let (mut settings, config) = Settings::base(global, scoring)?;
         let Config {
             models: config_models,
-            // `generate`'s model, not a list to benchmark.
-            model: _,
+            // The model `optimize --save` chose: what `run` benchmarks when nothing else is named.
+            model: config_model,
             min_score: config_min_score,
             output: config_output,
             providers,
@@ -650,6 +650,9 @@ impl Settings {
             if !settings.models.contains(&model) {
                 settings.models.push(model);
             }
+        }
+        if settings.models.is_empty() && model_source == ModelSource::FlagsOrConfig {
+            settings.models.extend(config_model);
         }
         settings.profiles = providers;
         set_case_flags(
@@ -694,9 +697,9 @@ impl Settings {
                 baseline
             },
             fail_on_regression: fail_on_regression || config_fail_on_regression == Some(true),
-            significance: checked_number(significance, "significance", setting::fraction)?
+            significance: checked_number(significance, "significance", setting::significance)?
                 .or(config_significance)
-                .unwrap_or(0.05),
+                .unwrap_or(crate::compare::DEFAULT_SIGNIFICANCE),
             snapshot: snapshot || config_snapshot == Some(true),
             junit: junit.or(config_junit),
             summary: summary.or(config_summary),

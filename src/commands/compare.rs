@@ -6,10 +6,8 @@ use crate::cli::{CompareArgs, FormatArg};
 use crate::compare::{self, Comparison};
 use crate::error::{bad_input, ExitKind};
 use crate::report::Report;
+use crate::suite::setting::{self, Scalar};
 use std::path::{Path, PathBuf};
-
-/// The significance level when none is given.
-pub const DEFAULT_SIGNIFICANCE: f64 = 0.05;
 
 pub fn compare(args: &CompareArgs) -> anyhow::Result<Outcome> {
     let alpha = significance(args.significance)?;
@@ -114,14 +112,15 @@ fn load(path: &Path) -> anyhow::Result<Report> {
     })
 }
 
-/// The level of the test: in (0, 1).
+/// The level of the test, checked as `run --significance` and the config's key are.
 fn significance(given: Option<f64>) -> anyhow::Result<f64> {
     match given {
-        None => Ok(DEFAULT_SIGNIFICANCE),
-        Some(alpha) if alpha > 0.0 && alpha < 1.0 => Ok(alpha),
-        Some(alpha) => Err(bad_input(
-            anyhow::anyhow!("--significance: {alpha} is not between 0 and 1"),
-            Some("a usual level is 0.05".to_owned()),
-        )),
+        None => Ok(compare::DEFAULT_SIGNIFICANCE),
+        Some(alpha) => setting::significance(Scalar::Float(alpha)).map_err(|problem| {
+            bad_input(
+                anyhow::anyhow!("--significance: {}", problem.message),
+                problem.hint,
+            )
+        }),
     }
 }

@@ -218,6 +218,18 @@ pub fn fraction(value: Scalar) -> Result<f64, Problem> {
     number(value, 0.0, 1.0)
 }
 
+/// The level of a significance test: strictly between 0 and 1 (0 would never call a change
+/// significant, 1 always would).
+pub fn significance(value: Scalar) -> Result<f64, Problem> {
+    match fraction(value)? {
+        alpha if alpha > 0.0 && alpha < 1.0 => Ok(alpha),
+        alpha => Err(Problem {
+            message: format!("{alpha} is not strictly between 0 and 1"),
+            hint: Some("a usual level is 0.05".to_owned()),
+        }),
+    }
+}
+
 /// A number of at least 0 (a bar on an average or a speed).
 pub fn non_negative(value: Scalar) -> Result<f64, Problem> {
     match number(value, f64::MIN, f64::MAX)? {
@@ -331,6 +343,14 @@ mod tests {
             Scalar::Float(f64::INFINITY),
         ] {
             assert!(duration(value).is_err(), "{value:?}");
+        }
+    }
+
+    #[test]
+    fn a_significance_level_is_strictly_between_zero_and_one() {
+        assert_eq!(significance(Scalar::Float(0.01)).unwrap(), 0.01);
+        for alpha in [0.0, 1.0, 1.5, -0.1] {
+            assert!(significance(Scalar::Float(alpha)).is_err(), "{alpha}");
         }
     }
 
