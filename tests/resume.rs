@@ -299,6 +299,34 @@ fn cache_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
+fn rescoring_from_the_cache_needs_no_server_and_a_request_the_cache_lacks_names_why() {
+    let server = ollama_server(Duration::ZERO);
+    let project = project_for(&server, &suite(ADD_TESTS));
+    let first = run(&project, &[]);
+    assert_eq!(first.status.code(), Some(0), "{}", explain(&first));
+    drop(server);
+
+    // The server is gone: a changed hidden test is scored from the cache alone.
+    let failing = ADD_TESTS.replace("add(2, 3), 5", "add(2, 3), 6");
+    project.write("suite.yaml", suite(&failing));
+    let rescored = run(&project, &[]);
+    assert_eq!(rescored.status.code(), Some(0), "{}", explain(&rescored));
+    let report = last_report(&project);
+    assert_eq!(cached_flags(&report), vec![true; 4]);
+    assert_eq!(report["summary"]["passed"], 2, "{report:#}");
+
+    // A changed prompt needs the model: the run stops it with the reason prepare met.
+    project.write(
+        "suite.yaml",
+        suite(ADD_TESTS).replace("Once more: write `pub fn add", "Again: write `pub fn add"),
+    );
+    let reworded = run(&project, &[]);
+    assert_eq!(reworded.status.code(), Some(3), "{}", explain(&reworded));
+    let stderr = String::from_utf8_lossy(&reworded.stderr);
+    assert!(stderr.contains("stopped"), "{stderr}");
+}
+
+#[test]
 fn rescoring_after_a_hidden_test_changes_asks_nothing_while_no_cache_and_a_new_prompt_ask_again() {
     let server = ollama_server(Duration::ZERO);
     let project = project_for(&server, &suite(ADD_TESTS));

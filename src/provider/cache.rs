@@ -16,7 +16,7 @@
 use super::profile::{ProviderKind, ProviderProfile, Think};
 use super::{
     AttemptKey, Generation, GenerationEnd, GenerationMetrics, ModelInfo, ModelSpec, Prepared,
-    Provider, ProviderError, ProviderEvent, Request, RequestLimits, Source,
+    Provider, ProviderError, ProviderEvent, Request, RequestLimits, Retries, Source,
 };
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -391,6 +391,9 @@ pub struct CachedProvider {
     model: ModelSpec,
     server: ServerIdentity,
     store: Arc<AnswerStore>,
+    /// Why the model could not be prepared, when the run went on hoping every answer is cached
+    /// or journaled: the first request that is neither fails with it.
+    unprepared: Mutex<Option<String>>,
 }
 
 impl CachedProvider {
@@ -412,6 +415,7 @@ impl CachedProvider {
                 model: model.clone(),
                 server,
                 store: Arc::clone(store),
+                unprepared: Mutex::new(None),
             })),
             None => provider,
         }
@@ -429,8 +433,19 @@ impl CachedProvider {
         self.inner.limits()
     }
 
+    /// Prepares the model; when that fails but answers may come from the cache or the journal
+    /// (re-scoring after a suite's tests changed, with the server down or the key gone), the run
+    /// goes on and only a request neither holds fails, with the reason prepare gave.
     pub(super) async fn prepare(&self) -> Result<Prepared, ProviderError> {
-        Box::pin(self.inner.prepare()).await
+        match Box::pin(self.inner.prepare()).await {
+            Err(ProviderError::Unusable { reason, .. })
+                if self.store.read_cache || !self.store.earlier.is_empty() =>
+            {
+                *self.unprepared.lock().unwrap_or_else(|e| e.into_inner()) = Some(reason);
+                Ok(Prepared::default())
+            }
+            result => result,
+        }
     }
 
     pub(super) async fn list_models(&self) -> Result<Vec<ModelInfo>, ProviderError> {
@@ -463,6 +478,17 @@ impl CachedProvider {
                 (generation, true)
             }
             None => {
+                let unprepared = self
+                    .unprepared
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .clone();
+                if let Some(reason) = unprepared {
+                    return Err(ProviderError::Unusable {
+                        reason,
+                        retries: Retries::default(),
+                    });
+                }
                 let generation = Box::pin(self.inner.generate(request, on_event)).await?;
                 if let Err(error) = store.cache.write(&hash, &generation) {
                     store.note_write_failure(error);
