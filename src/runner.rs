@@ -186,7 +186,6 @@ pub struct Contestant {
 #[derive(Debug)]
 pub struct Plan<'a> {
     pub suites: &'a [Suite],
-    pub samples: u32,
     pub weights: score::Weights,
     /// Only this share of the conversations is run; None runs them all.
     pub partition: Option<Partition>,

@@ -7,9 +7,9 @@
 
 use super::Outcome;
 use crate::cli::GenerateSettings;
-use crate::error::{provider_unavailable, ExitKind};
+use crate::error::ExitKind;
 use crate::pipeline::{StageDetail, StageOutcome};
-use crate::provider::{self, GenerationEnd};
+use crate::provider::GenerationEnd;
 use crate::runner::{self, Attempt, CaseRun, Contestant, Event, ModelRun, Plan, RunError};
 use crate::sandbox::{Sandbox, SandboxOptions};
 use crate::score::Weights;
@@ -27,12 +27,7 @@ const TESTS_MODULE_FALLBACK: &str = "given_tests";
 
 pub fn generate(settings: &GenerateSettings) -> anyhow::Result<Outcome> {
     let suites = [one_case_suite(settings)];
-    let provider = provider::connect(&settings.model, &settings.profiles).map_err(|error| {
-        provider_unavailable(
-            anyhow::anyhow!("model {} cannot be used: {error}", settings.model),
-            None,
-        )
-    })?;
+    let provider = super::connect_model(&settings.model, &settings.profiles)?;
     let contestants = [Contestant {
         model: settings.model.clone(),
         provider,
@@ -40,7 +35,6 @@ pub fn generate(settings: &GenerateSettings) -> anyhow::Result<Outcome> {
     let sandbox = open_sandbox(settings)?;
     let plan = Plan {
         suites: &suites,
-        samples: 1,
         weights: Weights::default(),
         partition: None,
     };

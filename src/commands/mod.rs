@@ -11,11 +11,12 @@ pub mod run;
 pub mod validate;
 
 use crate::cli::Settings;
-use crate::error::{bad_input, ExitKind};
+use crate::error::{bad_input, provider_unavailable, ExitKind};
+use crate::provider::{self, ModelSpec, Provider, ProviderProfile};
 use crate::sandbox::{Sandbox, SandboxOptions, UnresolvedDependencies};
 use crate::suite::{self, Overrides, Suite};
 use anyhow::Context;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 /// Loads every suite, reporting the problems of all of them before giving up; the layers above
@@ -63,6 +64,20 @@ fn most_samples(suites: &[Suite]) -> u32 {
         .map(|case| case.settings.samples)
         .max()
         .unwrap_or(1)
+}
+
+/// The provider that answers for `model`; one that cannot be built (an unknown provider, a
+/// missing replay folder) is the provider's failure, exit 3.
+fn connect_model(
+    model: &ModelSpec,
+    profiles: &BTreeMap<String, ProviderProfile>,
+) -> anyhow::Result<Provider> {
+    provider::connect(model, profiles).map_err(|error| {
+        provider_unavailable(
+            anyhow::anyhow!("model {model} cannot be used: {error}"),
+            None,
+        )
+    })
 }
 
 /// Every case's reference answer, keyed by (suite, case id), for the `reference` provider.

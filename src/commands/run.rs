@@ -3,11 +3,11 @@
 use super::{compare, load_suites, sandbox, Outcome};
 use crate::cli::{OutputFormat, Settings};
 use crate::compare::Comparison;
-use crate::error::{bad_input, provider_unavailable, ExitKind};
+use crate::error::{bad_input, ExitKind};
 use crate::gate;
 use crate::journal::{Fingerprint, Journal};
 use crate::provider::{
-    self, AnswerLog, AnswerStore, AttemptKey, CachedProvider, EarlierAnswer, ModelSpec, Provider,
+    AnswerLog, AnswerStore, AttemptKey, CachedProvider, EarlierAnswer, ModelSpec, Provider,
     ReferenceProvider, ResponseCache,
 };
 use crate::report::snapshot::{self, Verdict};
@@ -74,7 +74,6 @@ pub fn benchmark(settings: &Settings) -> anyhow::Result<Vec<Report>> {
     let sandbox = sandbox(settings)?;
     let plan = Plan {
         suites: &suites,
-        samples: super::most_samples(&suites),
         weights: settings.weights,
         partition: settings.partition,
     };
@@ -200,12 +199,7 @@ fn contestants(
             let provider = if model.provider == "reference" {
                 Provider::Reference(ReferenceProvider::new(super::reference_answers(suites)))
             } else {
-                let provider = provider::connect(model, &settings.profiles).map_err(|error| {
-                    provider_unavailable(
-                        anyhow::anyhow!("model {model} cannot be used: {error}"),
-                        None,
-                    )
-                })?;
+                let provider = super::connect_model(model, &settings.profiles)?;
                 CachedProvider::wrap(provider, model, &settings.profiles, answers)
             };
             Ok(Contestant {

@@ -25,7 +25,6 @@ pub fn validate(settings: &Settings) -> anyhow::Result<Outcome> {
     let sandbox = sandbox(settings)?;
     let plan = Plan {
         suites: &suites,
-        samples: super::most_samples(&suites),
         weights: settings.weights,
         partition: None,
     };

@@ -405,10 +405,7 @@ impl CachedProvider {
         profiles: &BTreeMap<String, ProviderProfile>,
         store: &Arc<AnswerStore>,
     ) -> Provider {
-        let profile = profiles
-            .get(&model.provider)
-            .cloned()
-            .or_else(|| super::profile::built_in(&model.provider));
+        let profile = super::profile::resolve(&model.provider, profiles);
         match profile.and_then(|profile| ServerIdentity::of(&provider, &profile)) {
             Some(server) => Provider::Cached(Box::new(CachedProvider {
                 inner: provider,

@@ -52,11 +52,7 @@ pub fn connect_with_env(
             &spec.model,
         ))?));
     }
-    let Some(profile) = profiles
-        .get(&spec.provider)
-        .cloned()
-        .or_else(|| profile::built_in(&spec.provider))
-    else {
+    let Some(profile) = profile::resolve(&spec.provider, profiles) else {
         let mut known: Vec<String> = profile::BUILT_IN
             .iter()
             .map(|name| name.to_string())

@@ -5,6 +5,7 @@
 //! use the built-in profiles of the same name unless the config defines a profile by that name.
 
 use serde::Deserialize;
+use std::collections::BTreeMap;
 
 /// One server and how to talk to it. Every key is optional except `kind`.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
@@ -83,6 +84,15 @@ pub enum Think {
 
 /// The names that work without a profile.
 pub const BUILT_IN: [&str; 4] = ["ollama", "ollama-cloud", "gemini", "openai"];
+
+/// The profile a model's provider name stands for: the config's table of that name, which may
+/// redefine a built-in one, else the built-in profile.
+pub fn resolve(
+    name: &str,
+    profiles: &BTreeMap<String, ProviderProfile>,
+) -> Option<ProviderProfile> {
+    profiles.get(name).cloned().or_else(|| built_in(name))
+}
 
 /// The built-in profile of that name.
 pub fn built_in(name: &str) -> Option<ProviderProfile> {
